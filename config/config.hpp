@@ -1,0 +1,97 @@
+// The gateway's configuration: one typed, validated structure loaded from one YAML file.
+// Every key is described once, in the directive table of config/directives.cpp; the loader,
+// `--help` and the example config all come from that table.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rtmpt::config {
+
+using Duration = std::chrono::milliseconds;
+
+enum class LogLevel { debug, info, warn, error };
+
+// "0.0.0.0:80", "[::]:80", "example.org:1935": host is kept without brackets.
+struct HostPort {
+    std::string host;
+    std::uint16_t port = 0;
+
+    friend bool operator==(const HostPort&, const HostPort&) = default;
+};
+
+struct BackendConfig {
+    HostPort address{"127.0.0.1", 1935};
+    Duration connect_timeout{5000};
+
+    friend bool operator==(const BackendConfig&, const BackendConfig&) = default;
+};
+
+struct SessionConfig {
+    Duration idle_timeout{60'000};
+    std::uint32_t max_sessions = 10'000;
+    std::size_t reply_max_bytes = 64 * 1024;
+    std::size_t queue_max_bytes = 1024 * 1024;
+    // How long an /idle with nothing to return may be held back (FMS IdleAckInterval); 0 answers at once.
+    Duration idle_hold{100};
+
+    friend bool operator==(const SessionConfig&, const SessionConfig&) = default;
+};
+
+struct HttpConfig {
+    Duration keepalive_timeout{120'000};
+    std::size_t max_header_bytes = 8 * 1024;
+    std::size_t max_body_bytes = 1024 * 1024;
+    std::string mime_type = "application/x-fcs";
+    std::string ident2;  // empty: /fcs/ident2 answers 404
+
+    friend bool operator==(const HttpConfig&, const HttpConfig&) = default;
+};
+
+struct LogConfig {
+    LogLevel level = LogLevel::info;
+
+    friend bool operator==(const LogConfig&, const LogConfig&) = default;
+};
+
+struct Config {
+    std::vector<HostPort> listen{HostPort{"0.0.0.0", 80}};
+    BackendConfig backend;
+    SessionConfig session;
+    HttpConfig http;
+    LogConfig log;
+
+    friend bool operator==(const Config&, const Config&) = default;
+};
+
+// One problem found in a config file; all of them are collected in one run.
+struct ConfigError {
+    std::string file;
+    int line = 0;  // 1-based; 0 when the error is not tied to a line
+    std::string key;  // dotted path, e.g. "session.idle_timeout"; empty for file-level errors
+    std::string message;
+};
+
+// "file:line: key: message"
+[[nodiscard]] std::string format_error(const ConfigError& e);
+
+struct LoadResult {
+    std::optional<Config> config;  // set only when errors is empty
+    std::vector<ConfigError> errors;
+};
+
+// Parses and validates; never throws.
+[[nodiscard]] LoadResult load_file(const std::string& path);
+[[nodiscard]] LoadResult load_string(std::string_view yaml, std::string_view file_name);
+
+// Every key with its type, default, bounds and help, for `--help`.
+[[nodiscard]] std::string describe_keys();
+
+[[nodiscard]] std::string_view log_level_name(LogLevel level);
+
+}  // namespace rtmpt::config

@@ -1,0 +1,190 @@
+#include "config/directives.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+
+namespace rtmpt::config {
+namespace {
+
+using namespace std::chrono_literals;
+
+[[nodiscard]] constexpr std::uint64_t ms(Duration d) { return static_cast<std::uint64_t>(d.count()); }
+constexpr std::uint64_t kKiB = 1024;
+constexpr std::uint64_t kMiB = 1024 * kKiB;
+constexpr std::uint64_t kGiB = 1024 * kMiB;
+
+// Kept in the order of the YAML file: --help and the generated example follow it.
+constexpr std::array kDirectives{
+    Directive{
+        .name = "listen",
+        .type = ValueType::host_port_list,
+        .default_text = "0.0.0.0:80",
+        .min = 0,
+        .max = 65535,
+        .help = "Addresses to accept RTMPT (HTTP) connections on; a list, or one address. "
+                "IPv6 goes in brackets: \"[::]:80\". Port 0 lets the kernel pick one.",
+        .slot = [](Config& c) -> Slot { return &c.listen; },
+    },
+    Directive{
+        .name = "backend.address",
+        .type = ValueType::host_port,
+        .default_text = "127.0.0.1:1935",
+        .min = 1,
+        .max = 65535,
+        .help = "The RTMP server each RTMPT session is relayed to: IP address or host name, and port.",
+        .slot = [](Config& c) -> Slot { return &c.backend.address; },
+    },
+    Directive{
+        .name = "backend.connect_timeout",
+        .type = ValueType::duration,
+        .default_text = "5s",
+        .min = ms(100ms),
+        .max = ms(5min),
+        .help = "How long to wait for the TCP connection to the backend to be established.",
+        .slot = [](Config& c) -> Slot { return &c.backend.connect_timeout; },
+    },
+    Directive{
+        .name = "session.idle_timeout",
+        .type = ValueType::duration,
+        .default_text = "60s",
+        .min = ms(1s),
+        .max = ms(24h),
+        .help = "A session the client sends no request for during this long is closed, and its "
+                "backend connection with it.",
+        .slot = [](Config& c) -> Slot { return &c.session.idle_timeout; },
+    },
+    Directive{
+        .name = "session.max_sessions",
+        .type = ValueType::count,
+        .default_text = "10000",
+        .min = 1,
+        .max = 1'000'000,
+        .help = "Most sessions open at once; an /open beyond it is refused.",
+        .slot = [](Config& c) -> Slot { return &c.session.max_sessions; },
+    },
+    Directive{
+        .name = "session.reply_max_bytes",
+        .type = ValueType::size,
+        .default_text = "64KiB",
+        .min = kKiB,
+        .max = 16 * kMiB,
+        .help = "Backend bytes carried by one HTTP reply at most; the rest waits for the next request.",
+        .slot = [](Config& c) -> Slot { return &c.session.reply_max_bytes; },
+    },
+    Directive{
+        .name = "session.queue_max_bytes",
+        .type = ValueType::size,
+        .default_text = "1MiB",
+        .min = 4 * kKiB,
+        .max = kGiB,
+        .help = "Bytes queued per direction and session; past it, the gateway stops reading from "
+                "that side until the queue drains (backpressure).",
+        .slot = [](Config& c) -> Slot { return &c.session.queue_max_bytes; },
+    },
+    Directive{
+        .name = "session.idle_hold",
+        .type = ValueType::duration,
+        .default_text = "100ms",
+        .min = 0,
+        .max = ms(5s),
+        .help = "How long an /idle with nothing to return may be held back waiting for backend data "
+                "(FMS IdleAckInterval); 0 answers at once.",
+        .slot = [](Config& c) -> Slot { return &c.session.idle_hold; },
+    },
+    Directive{
+        .name = "http.keepalive_timeout",
+        .type = ValueType::duration,
+        .default_text = "120s",
+        .min = ms(1s),
+        .max = ms(1h),
+        .help = "An HTTP connection with no request in progress is closed after this long.",
+        .slot = [](Config& c) -> Slot { return &c.http.keepalive_timeout; },
+    },
+    Directive{
+        .name = "http.max_header_bytes",
+        .type = ValueType::size,
+        .default_text = "8KiB",
+        .min = kKiB,
+        .max = kMiB,
+        .help = "Largest request line plus headers accepted from a client.",
+        .slot = [](Config& c) -> Slot { return &c.http.max_header_bytes; },
+    },
+    Directive{
+        .name = "http.max_body_bytes",
+        .type = ValueType::size,
+        .default_text = "1MiB",
+        .min = kKiB,
+        .max = 64 * kMiB,
+        .help = "Largest request body accepted from a client.",
+        .slot = [](Config& c) -> Slot { return &c.http.max_body_bytes; },
+    },
+    Directive{
+        .name = "http.mime_type",
+        .type = ValueType::string,
+        .default_text = "application/x-fcs",
+        .min = 1,
+        .max = 255,
+        .rule = StringRule::mime_type,
+        .help = "Content-Type of every RTMPT reply.",
+        .slot = [](Config& c) -> Slot { return &c.http.mime_type; },
+    },
+    Directive{
+        .name = "http.ident2",
+        .type = ValueType::string,
+        .default_text = "",
+        .min = 0,
+        .max = 255,
+        .rule = StringRule::printable,
+        .help = "Body of the 200 reply to /fcs/ident2; empty: /fcs/ident2 answers 404.",
+        .slot = [](Config& c) -> Slot { return &c.http.ident2; },
+    },
+    Directive{
+        .name = "log.level",
+        .type = ValueType::log_level,
+        .default_text = "info",
+        .help = "Least severe message logged: debug, info, warn or error.",
+        .slot = [](Config& c) -> Slot { return &c.log.level; },
+    },
+};
+
+constexpr std::array kAtLeast{
+    AtLeast{
+        .key = "session.queue_max_bytes",
+        .other = "session.reply_max_bytes",
+        .why = "a reply is taken from the queue, so the queue must be able to hold one",
+    },
+};
+
+}  // namespace
+
+std::span<const Directive> directives() { return kDirectives; }
+
+std::span<const AtLeast> at_least_rules() { return kAtLeast; }
+
+const Directive* find_directive(std::string_view name) {
+    const auto it = std::find_if(kDirectives.begin(), kDirectives.end(),
+                                 [&](const Directive& d) { return d.name == name; });
+    return it == kDirectives.end() ? nullptr : &*it;
+}
+
+bool is_section(std::string_view prefix) {
+    return std::any_of(kDirectives.begin(), kDirectives.end(), [&](const Directive& d) {
+        return d.name.size() > prefix.size() && d.name.starts_with(prefix) && d.name[prefix.size()] == '.';
+    });
+}
+
+std::string_view type_name(ValueType type) {
+    switch (type) {
+        case ValueType::duration: return "duration";
+        case ValueType::size: return "size";
+        case ValueType::count: return "count";
+        case ValueType::string: return "string";
+        case ValueType::host_port: return "host:port";
+        case ValueType::host_port_list: return "host:port list";
+        case ValueType::log_level: return "log level";
+    }
+    return "?";
+}
+
+}  // namespace rtmpt::config

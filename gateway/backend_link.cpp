@@ -1,0 +1,138 @@
+#include "gateway/backend_link.hpp"
+
+#include "gateway/linger_set.hpp"
+
+#include <event2/util.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace rtmpt::gateway {
+namespace {
+
+constexpr std::chrono::milliseconds kFlushOnClose{5000};
+
+timeval to_timeval(std::chrono::milliseconds d) {
+    return timeval{static_cast<time_t>(d.count() / 1000), static_cast<suseconds_t>((d.count() % 1000) * 1000)};
+}
+
+}  // namespace
+
+BackendLink::BackendLink(BackendEvents& owner, event_base* base, evdns_base* dns,
+                         const config::BackendConfig& cfg, std::size_t queue_max_bytes)
+    : owner_(owner), base_(base), dns_(dns), cfg_(cfg), queue_max_(queue_max_bytes) {}
+
+BackendLink::~BackendLink() = default;
+
+void BackendLink::connect() {
+    bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
+    if (!bev_) {
+        mark_gone("cannot create socket");
+        return;
+    }
+    state_ = State::connecting;
+    bufferevent_setcb(bev_.get(), &BackendLink::on_read, &BackendLink::on_write, &BackendLink::on_event, this);
+    bufferevent_setwatermark(bev_.get(), EV_READ, 0, queue_max_);
+    bufferevent_setwatermark(bev_.get(), EV_WRITE, queue_max_ / 2, 0);
+    // During the connect, the write timeout bounds the connect itself.
+    const timeval connect_tv = to_timeval(cfg_.connect_timeout);
+    bufferevent_set_timeouts(bev_.get(), nullptr, &connect_tv);
+    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    const auto& addr = cfg_.address;
+    if (bufferevent_socket_connect_hostname(bev_.get(), dns_, AF_UNSPEC, addr.host.c_str(), addr.port) != 0) {
+        // The error event may already have fired and marked us gone.
+        if (state_ != State::gone) mark_gone("cannot start connect to " + addr.host);
+    }
+}
+
+void BackendLink::write(std::string_view bytes) {
+    if (state_ == State::gone || !bev_ || bytes.empty()) return;
+    bufferevent_write(bev_.get(), bytes.data(), bytes.size());
+}
+
+bool BackendLink::congested() const {
+    return bev_ && state_ != State::gone && evbuffer_get_length(bufferevent_get_output(bev_.get())) >= queue_max_;
+}
+
+std::size_t BackendLink::queued_in() const {
+    if (leftover_) return evbuffer_get_length(leftover_.get());
+    return bev_ ? evbuffer_get_length(bufferevent_get_input(bev_.get())) : 0;
+}
+
+std::size_t BackendLink::take(std::string& out, std::size_t max) {
+    evbuffer* in = leftover_ ? leftover_.get() : (bev_ ? bufferevent_get_input(bev_.get()) : nullptr);
+    if (!in) return 0;
+    const std::size_t n = std::min(max, evbuffer_get_length(in));
+    if (n == 0) return 0;
+    const std::size_t old = out.size();
+    out.resize(old + n);
+    evbuffer_remove(in, out.data() + old, n);
+    // Removing from a bufferevent's input below its high-watermark resumes reading by itself.
+    return n;
+}
+
+void BackendLink::close(LingerSet& linger) {
+    if (bev_) {
+        bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+        if (state_ == State::connected) {
+            linger.add(std::move(bev_), kFlushOnClose);
+        }
+        bev_.reset();
+    }
+    leftover_.reset();
+    state_ = State::gone;
+}
+
+void BackendLink::on_read(bufferevent*, void* arg) { static_cast<BackendLink*>(arg)->owner_.on_backend_data(); }
+
+void BackendLink::on_write(bufferevent*, void* arg) {
+    static_cast<BackendLink*>(arg)->owner_.on_backend_drained();
+}
+
+void BackendLink::on_event(bufferevent*, short what, void* arg) { static_cast<BackendLink*>(arg)->handle_event(what); }
+
+void BackendLink::handle_event(short what) {
+    if (what & BEV_EVENT_CONNECTED) {
+        state_ = State::connected;
+        bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
+        const evutil_socket_t fd = bufferevent_getfd(bev_.get());
+        const int one = 1;
+        // RTMP is latency-bound small messages; Nagle would hold back control messages.
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        owner_.on_backend_connected();
+        return;
+    }
+    if (state_ == State::gone) return;
+    std::string detail;
+    if (what & BEV_EVENT_TIMEOUT) {
+        detail = state_ == State::connecting ? "connect timeout" : "timeout";
+    } else if (what & BEV_EVENT_EOF) {
+        detail = "end of stream";
+    } else {
+        const int dns_err = bev_ ? bufferevent_socket_get_dns_error(bev_.get()) : 0;
+        if (dns_err != 0) {
+            detail = std::string("cannot resolve ") + cfg_.address.host + ": " + evutil_gai_strerror(dns_err);
+        } else {
+            const int err = EVUTIL_SOCKET_ERROR();
+            detail = err ? evutil_socket_error_to_string(err) : "connection error";
+        }
+    }
+    mark_gone(std::move(detail));
+}
+
+void BackendLink::mark_gone(std::string detail) {
+    const bool was_connected = state_ == State::connected;
+    state_ = State::gone;
+    if (bev_) {
+        // Keep what the backend sent: the client is owed every byte. The socket itself closes now.
+        leftover_.reset(evbuffer_new());
+        evbuffer_add_buffer(leftover_.get(), bufferevent_get_input(bev_.get()));
+        bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+        bev_.reset();
+    }
+    owner_.on_backend_gone(was_connected, std::move(detail));
+}
+
+}  // namespace rtmpt::gateway

@@ -1,0 +1,81 @@
+// One native TCP RTMP connection to the backend, owned by one session.
+// Its input buffer is the session's backend-to-client queue: reading stops at
+// session.queue_max_bytes (libevent's read high-watermark), so a client that stops polling
+// stops the gateway reading the backend instead of growing memory.
+#pragma once
+
+#include "config/config.hpp"
+#include "gateway/event_ptr.hpp"
+
+#include <cstddef>
+#include <string>
+
+namespace rtmpt::gateway {
+
+class LingerSet;
+
+// What a backend link tells its owner. Calls come from the event loop only.
+class BackendEvents {
+public:
+    virtual void on_backend_connected() = 0;
+    virtual void on_backend_data() = 0;      // new bytes are queued for the client
+    virtual void on_backend_drained() = 0;   // the outgoing queue fell below its low mark
+    // The connection is gone (detail says why); bytes already queued stay readable.
+    virtual void on_backend_gone(bool connected_before, std::string detail) = 0;
+
+protected:
+    ~BackendEvents() = default;
+};
+
+class BackendLink {
+public:
+    enum class State {
+        idle,        // not started
+        connecting,  // name resolution and TCP connect under way; writes are queued
+        connected,   // bytes flow both ways
+        gone,        // closed or failed; only the queued input remains
+    };
+
+    BackendLink(BackendEvents& owner, event_base* base, evdns_base* dns, const config::BackendConfig& cfg,
+                std::size_t queue_max_bytes);
+    ~BackendLink();
+    BackendLink(const BackendLink&) = delete;
+    BackendLink& operator=(const BackendLink&) = delete;
+
+    // Starts the non-blocking connect; failures arrive as on_backend_gone.
+    void connect();
+
+    // Queues client bytes for the backend. Dropped when the link is gone: nowhere to send them.
+    void write(std::string_view bytes);
+
+    // True while the outgoing queue is at or above queue_max_bytes: stop applying client bytes.
+    [[nodiscard]] bool congested() const;
+
+    [[nodiscard]] std::size_t queued_in() const;  // bytes waiting to go to the client
+    // Appends up to `max` queued backend bytes to `out`; returns how many.
+    std::size_t take(std::string& out, std::size_t max);
+
+    [[nodiscard]] State state() const { return state_; }
+    [[nodiscard]] bool gone() const { return state_ == State::gone; }
+
+    // Ends the link; unsent client bytes are still flushed through `linger`.
+    void close(LingerSet& linger);
+
+private:
+    static void on_read(bufferevent* bev, void* arg);
+    static void on_write(bufferevent* bev, void* arg);
+    static void on_event(bufferevent* bev, short what, void* arg);
+    void handle_event(short what);
+    void mark_gone(std::string detail);
+
+    BackendEvents& owner_;
+    event_base* base_;
+    evdns_base* dns_;
+    const config::BackendConfig& cfg_;
+    std::size_t queue_max_;
+    State state_ = State::idle;
+    BufferEventPtr bev_;
+    EvBufferPtr leftover_;  // backend bytes still owed to the client after the link is gone
+};
+
+}  // namespace rtmpt::gateway

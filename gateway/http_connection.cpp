@@ -1,0 +1,224 @@
+#include "gateway/http_connection.hpp"
+
+#include "gateway/worker.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+namespace rtmpt::gateway {
+
+using proto::HttpStatus;
+
+void ReplySlot::fill(std::string response) {
+    if (filled_) return;
+    filled_ = true;
+    response_ = std::move(response);
+    if (connection_) connection_->flush_ready_replies();
+}
+
+const llhttp_settings_t& HttpConnection::parser_settings() {
+    static const llhttp_settings_t settings = [] {
+        llhttp_settings_t s;
+        llhttp_settings_init(&s);
+        s.on_message_begin = &HttpConnection::on_message_begin;
+        s.on_url = &HttpConnection::on_url;
+        s.on_header_field = &HttpConnection::on_header_field;
+        s.on_header_value = &HttpConnection::on_header_value;
+        s.on_headers_complete = &HttpConnection::on_headers_complete;
+        s.on_body = &HttpConnection::on_body;
+        s.on_message_complete = &HttpConnection::on_message_complete;
+        return s;
+    }();
+    return settings;
+}
+
+HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer)
+    : worker_(worker), peer_(std::move(peer)) {
+    llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
+    parser_.data = this;
+
+    const int one = 1;
+    // Replies must leave at once: a held-back reply stalls the client's next request.
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+    bev_.reset(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE));
+    bufferevent_setcb(bev_.get(), &HttpConnection::on_read, &HttpConnection::on_write, &HttpConnection::on_event,
+                      this);
+    const auto keepalive = worker.config().http.keepalive_timeout;
+    const timeval tv{static_cast<time_t>(keepalive.count() / 1000),
+                     static_cast<suseconds_t>((keepalive.count() % 1000) * 1000)};
+    bufferevent_set_timeouts(bev_.get(), &tv, nullptr);
+    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+}
+
+HttpConnection::~HttpConnection() {
+    for (auto& slot : replies_) slot->detach();
+}
+
+void HttpConnection::on_read(bufferevent* bev, void* arg) {
+    // ffmpeg writes a POST's headers and body in two sends without TCP_NODELAY; acking at once
+    // releases the body instead of letting the client's Nagle wait for our delayed ACK (~40 ms a request).
+    const int one = 1;
+    setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    static_cast<HttpConnection*>(arg)->parse_input();
+}
+
+void HttpConnection::parse_input() {
+    if (parsing_) return;
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    while (state_ == State::reading && evbuffer_get_length(in) > 0) {
+        evbuffer_iovec vec;
+        if (evbuffer_peek(in, -1, nullptr, &vec, 1) < 1) return;
+        const char* data = static_cast<const char*>(vec.iov_base);
+        parsing_ = true;
+        const llhttp_errno_t err = llhttp_execute(&parser_, data, vec.iov_len);
+        parsing_ = false;
+        if (err == HPE_OK) {
+            evbuffer_drain(in, vec.iov_len);
+            continue;
+        }
+        if (err == HPE_PAUSED) {
+            // We paused after a complete request (too many outstanding, or last on this connection).
+            evbuffer_drain(in, static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data));
+            llhttp_resume(&parser_);
+            continue;
+        }
+        if (limit_status_ != HttpStatus::ok) {
+            refuse(limit_status_, limit_why_);
+        } else {
+            refuse(HttpStatus::bad_request, std::string("malformed request: ") + llhttp_errno_name(err));
+        }
+        return;
+    }
+    if (state_ == State::paused || state_ == State::draining) bufferevent_disable(bev_.get(), EV_READ);
+}
+
+int HttpConnection::on_message_begin(llhttp_t* p) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    self->request_ = HttpRequest{};
+    self->header_bytes_ = 0;
+    return 0;
+}
+
+bool HttpConnection::count_header_bytes(std::size_t len) {
+    header_bytes_ += len;
+    if (header_bytes_ <= worker_.config().http.max_header_bytes) return true;
+    limit_status_ = HttpStatus::header_fields_too_large;
+    limit_why_ = "request header too large";
+    return false;
+}
+
+int HttpConnection::on_url(llhttp_t* p, const char* at, std::size_t len) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    if (!self->count_header_bytes(len)) return -1;
+    self->request_.target.append(at, len);
+    return 0;
+}
+
+int HttpConnection::on_header_field(llhttp_t* p, const char*, std::size_t len) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    return self->count_header_bytes(len) ? 0 : -1;
+}
+
+int HttpConnection::on_header_value(llhttp_t* p, const char*, std::size_t len) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    return self->count_header_bytes(len) ? 0 : -1;
+}
+
+int HttpConnection::on_headers_complete(llhttp_t* p) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    self->request_.method = static_cast<llhttp_method_t>(llhttp_get_method(p));
+    // Decide from Content-Length before reading a byte of the body.
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > self->worker_.config().http.max_body_bytes) {
+        self->limit_status_ = HttpStatus::payload_too_large;
+        self->limit_why_ = "request body too large";
+        return -1;
+    }
+    return 0;
+}
+
+int HttpConnection::on_body(llhttp_t* p, const char* at, std::size_t len) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    // Chunked bodies have no length up front: count as they come.
+    if (self->request_.body.size() + len > self->worker_.config().http.max_body_bytes) {
+        self->limit_status_ = HttpStatus::payload_too_large;
+        self->limit_why_ = "request body too large";
+        return -1;
+    }
+    self->request_.body.append(at, len);
+    return 0;
+}
+
+int HttpConnection::on_message_complete(llhttp_t* p) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    const bool keep_alive = llhttp_should_keep_alive(p) != 0;
+    auto slot = std::make_shared<ReplySlot>(self);
+    self->replies_.push_back(slot);
+    if (!keep_alive) {
+        self->state_ = State::draining;
+    } else if (self->replies_.size() >= kMaxOutstanding) {
+        self->state_ = State::paused;
+    }
+    self->worker_.handle_request(*self, std::move(self->request_), std::move(slot));
+    return self->state_ == State::reading ? 0 : HPE_PAUSED;
+}
+
+void HttpConnection::refuse(HttpStatus status, std::string_view why) {
+    worker_.log().info("http client=" + peer_ + " refused with " + std::to_string(static_cast<int>(status)) +
+                       ": " + std::string(why));
+    state_ = State::draining;
+    bufferevent_disable(bev_.get(), EV_READ);
+    auto slot = std::make_shared<ReplySlot>(this);
+    replies_.push_back(slot);
+    slot->fill(worker_.replies().error(status, why, /*close=*/true));
+}
+
+void HttpConnection::flush_ready_replies() {
+    while (!replies_.empty() && replies_.front()->filled()) {
+        const std::string response = replies_.front()->take_response();
+        replies_.pop_front();
+        bufferevent_write(bev_.get(), response.data(), response.size());
+    }
+    if (state_ == State::paused && replies_.size() < kMaxOutstanding) {
+        state_ = State::reading;
+        bufferevent_enable(bev_.get(), EV_READ);
+        parse_input();
+    }
+}
+
+void HttpConnection::on_write(bufferevent* bev, void* arg) {
+    auto* self = static_cast<HttpConnection*>(arg);
+    if (self->state_ == State::draining && self->replies_.empty() &&
+        evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        self->close_now("done");
+    }
+}
+
+void HttpConnection::on_event(bufferevent*, short what, void* arg) {
+    auto* self = static_cast<HttpConnection*>(arg);
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
+        if (!self->replies_.empty()) {
+            // Still waiting on a session for a reply: not idle, keep the connection.
+            bufferevent_enable(self->bev_.get(), EV_READ);
+            return;
+        }
+        self->close_now("keep-alive timeout");
+        return;
+    }
+    if (what & BEV_EVENT_EOF) {
+        self->close_now("client closed");
+        return;
+    }
+    self->close_now("connection error");
+}
+
+void HttpConnection::close_now(std::string_view why) {
+    worker_.log().debug("http client=" + peer_ + " connection closed: " + std::string(why));
+    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+    bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+    for (auto& slot : replies_) slot->detach();
+    replies_.clear();
+    worker_.retire(*this);
+}
+
+}  // namespace rtmpt::gateway

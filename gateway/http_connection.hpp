@@ -1,0 +1,81 @@
+// One client TCP connection speaking HTTP/1.x: parses requests with llhttp (pipelining
+// included), hands each to the worker, and writes the replies back in request order.
+// A connection never belongs to a session: a session's requests may use many connections.
+#pragma once
+
+#include "gateway/event_ptr.hpp"
+#include "gateway/reply_slot.hpp"
+#include "proto/http_reply.hpp"
+
+#include <llhttp.h>
+
+#include <deque>
+#include <string>
+
+namespace rtmpt::gateway {
+
+class Worker;
+
+struct HttpRequest {
+    llhttp_method_t method = HTTP_POST;
+    std::string target;
+    std::string body;
+};
+
+class HttpConnection {
+public:
+    enum class State {
+        reading,   // parsing requests as they come
+        paused,    // too many replies outstanding: reading stops until some are written
+        draining,  // no more requests (error or no keep-alive): write what is owed, then close
+    };
+
+    HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer);
+    ~HttpConnection();
+    HttpConnection(const HttpConnection&) = delete;
+    HttpConnection& operator=(const HttpConnection&) = delete;
+
+    [[nodiscard]] const std::string& peer() const { return peer_; }
+
+    // A slot of ours was filled: write out every reply that is now at the head of the line.
+    void flush_ready_replies();
+
+private:
+    // Requests one connection may have in flight; past it we stop reading. librtmp keeps at
+    // most a few outstanding, Flash uses several connections instead of deep pipelines.
+    static constexpr std::size_t kMaxOutstanding = 16;
+
+    static void on_read(bufferevent* bev, void* arg);
+    static void on_write(bufferevent* bev, void* arg);
+    static void on_event(bufferevent* bev, short what, void* arg);
+
+    static int on_message_begin(llhttp_t* p);
+    static int on_url(llhttp_t* p, const char* at, std::size_t len);
+    static int on_header_field(llhttp_t* p, const char* at, std::size_t len);
+    static int on_header_value(llhttp_t* p, const char* at, std::size_t len);
+    static int on_headers_complete(llhttp_t* p);
+    static int on_body(llhttp_t* p, const char* at, std::size_t len);
+    static int on_message_complete(llhttp_t* p);
+    static const llhttp_settings_t& parser_settings();
+
+    void parse_input();
+    void refuse(proto::HttpStatus status, std::string_view why);
+    [[nodiscard]] bool count_header_bytes(std::size_t len);
+    void close_now(std::string_view why);
+
+    Worker& worker_;
+    const std::string peer_;
+    BufferEventPtr bev_;
+    llhttp_t parser_{};
+    State state_ = State::reading;
+    bool parsing_ = false;  // inside llhttp_execute: replies filled now must not re-enter the parser
+
+    HttpRequest request_;               // the request being parsed
+    std::size_t header_bytes_ = 0;
+    proto::HttpStatus limit_status_ = proto::HttpStatus::ok;  // set when a callback refuses a request
+    std::string limit_why_;
+
+    std::deque<ReplySlotPtr> replies_;  // in request order; the head is written first
+};
+
+}  // namespace rtmpt::gateway

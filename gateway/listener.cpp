@@ -1,0 +1,91 @@
+#include "gateway/listener.hpp"
+
+#include "gateway/worker.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace rtmpt::gateway {
+
+std::string format_address(const sockaddr* addr) {
+    char host[INET6_ADDRSTRLEN] = "?";
+    if (addr->sa_family == AF_INET) {
+        const auto* in = reinterpret_cast<const sockaddr_in*>(addr);
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof host);
+        return std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+    }
+    if (addr->sa_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const sockaddr_in6*>(addr);
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof host);
+        return "[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
+    }
+    return "unknown";
+}
+
+Listener::Listener(Worker& worker, const config::HostPort& address) : worker_(worker), address_(address) {}
+
+bool Listener::open() {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* found = nullptr;
+    const std::string port = std::to_string(address_.port);
+    const std::string what = address_.host + ":" + port;
+    // Start-up only: blocking resolution is fine before the loop runs.
+    if (const int rc = getaddrinfo(address_.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+        error_ = "cannot resolve listen address " + what + ": " + gai_strerror(rc);
+        return false;
+    }
+    const addrinfo* ai = found;
+    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+        error_ = "cannot create socket for " + what + ": " + std::strerror(errno);
+        freeaddrinfo(found);
+        return false;
+    }
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    // "[::]:80" means IPv6 only, so that "0.0.0.0:80" can be listed beside it.
+    if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, SOMAXCONN) != 0) {
+        error_ = "cannot listen on " + what + ": " + std::strerror(errno);
+        ::close(fd);
+        freeaddrinfo(found);
+        return false;
+    }
+    freeaddrinfo(found);
+
+    sockaddr_storage bound{};
+    socklen_t len = sizeof bound;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+    bound_ = format_address(reinterpret_cast<sockaddr*>(&bound));
+
+    listener_.reset(evconnlistener_new(worker_.base(), &Listener::on_accept, this,
+                                       LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd));
+    if (!listener_) {
+        error_ = "cannot watch listening socket " + what;
+        ::close(fd);
+        return false;
+    }
+    evconnlistener_set_error_cb(listener_.get(), &Listener::on_error);
+    return true;
+}
+
+void Listener::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* arg) {
+    auto* self = static_cast<Listener*>(arg);
+    self->worker_.accept(fd, format_address(addr));
+}
+
+void Listener::on_error(evconnlistener*, void* arg) {
+    auto* self = static_cast<Listener*>(arg);
+    self->worker_.log().error("accept on " + self->bound_ + " failed: " + evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+}  // namespace rtmpt::gateway

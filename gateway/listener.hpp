@@ -1,0 +1,39 @@
+// One listening socket from the `listen` list, handing accepted connections to its worker.
+#pragma once
+
+#include "config/config.hpp"
+#include "gateway/event_ptr.hpp"
+
+#include <string>
+
+namespace rtmpt::gateway {
+
+class Worker;
+
+class Listener {
+public:
+    Listener(Worker& worker, const config::HostPort& address);
+    Listener(const Listener&) = delete;
+    Listener& operator=(const Listener&) = delete;
+
+    // Binds and starts accepting. On failure returns false and sets error().
+    [[nodiscard]] bool open();
+    [[nodiscard]] const std::string& error() const { return error_; }
+    // The address actually bound (the kernel picks the port when the config says 0).
+    [[nodiscard]] const std::string& bound_address() const { return bound_; }
+
+private:
+    static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg);
+    static void on_error(evconnlistener*, void* arg);
+
+    Worker& worker_;
+    config::HostPort address_;
+    ListenerPtr listener_;
+    std::string error_;
+    std::string bound_;
+};
+
+// "1.2.3.4:80" or "[::1]:80"
+[[nodiscard]] std::string format_address(const sockaddr* addr);
+
+}  // namespace rtmpt::gateway

@@ -1,0 +1,55 @@
+// rtmpt-gateway: terminates RTMPT on HTTP keep-alive connections and relays each tunnel
+// session over one native RTMP connection to a fixed backend.
+#include "build_info.hpp"
+#include "config/config.hpp"
+#include "gateway/cli.hpp"
+#include "gateway/logger.hpp"
+#include "gateway/worker.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+int main(int argc, char** argv) {
+    using namespace rtmpt;
+    std::string error;
+    const auto cl = gateway::parse_command_line(argc, argv, error);
+    if (!cl) {
+        std::cerr << "rtmpt-gateway: " << error << "\n" << "Try 'rtmpt-gateway --help'.\n";
+        return 2;
+    }
+    switch (cl->action) {
+        case gateway::CommandLine::Action::version:
+            std::cout << "rtmpt-gateway " << RTMPT_GATEWAY_VERSION << "\n";
+            return 0;
+        case gateway::CommandLine::Action::help:
+            std::cout << gateway::usage_text();
+            return 0;
+        default:
+            break;
+    }
+
+    const config::LoadResult loaded = config::load_file(cl->config_path);
+    if (!loaded.config) {
+        for (const auto& e : loaded.errors) std::cerr << config::format_error(e) << "\n";
+        std::cerr << cl->config_path << ": " << loaded.errors.size() << " error(s)\n";
+        return 1;
+    }
+    if (cl->action == gateway::CommandLine::Action::test_config) {
+        std::cout << cl->config_path << ": configuration is valid\n";
+        return 0;
+    }
+
+    // A client vanishing mid-write must be an error return, not a process-killing signal.
+    std::signal(SIGPIPE, SIG_IGN);
+
+    const config::Config& cfg = *loaded.config;
+    const gateway::Logger log(cfg.log.level);
+    log.info(std::string("rtmpt-gateway ") + RTMPT_GATEWAY_VERSION + " starting, backend " + cfg.backend.address.host +
+             ":" + std::to_string(cfg.backend.address.port));
+    gateway::Worker worker(cfg, log);
+    if (!worker.start()) return 1;
+    const int status = worker.run();
+    log.info("stopped");
+    return status;
+}

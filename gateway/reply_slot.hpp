@@ -1,0 +1,35 @@
+// A place in an HTTP connection's reply order that is filled later, possibly by a session
+// (an idle held back, a request waiting for its sequence gap to fill). Replies on one
+// connection must leave in request order, so a filled slot waits for the ones before it.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace rtmpt::gateway {
+
+class HttpConnection;
+
+class ReplySlot {
+public:
+    explicit ReplySlot(HttpConnection* connection) : connection_(connection) {}
+
+    // Sets the complete HTTP response. Only the first fill counts; filling a slot whose
+    // connection is gone does nothing (the client will retry from the session's reply cache).
+    void fill(std::string response);
+
+    [[nodiscard]] bool filled() const { return filled_; }
+    [[nodiscard]] std::string take_response() { return std::move(response_); }
+
+    // The connection is going away: later fills go nowhere.
+    void detach() { connection_ = nullptr; }
+
+private:
+    HttpConnection* connection_;
+    std::string response_;
+    bool filled_ = false;
+};
+
+using ReplySlotPtr = std::shared_ptr<ReplySlot>;
+
+}  // namespace rtmpt::gateway

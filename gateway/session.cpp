@@ -1,0 +1,215 @@
+#include "gateway/session.hpp"
+
+#include "gateway/worker.hpp"
+
+#include <cstdio>
+
+namespace rtmpt::gateway {
+
+using proto::HttpStatus;
+using proto::RouteKind;
+
+Session::Session(Worker& worker, std::string id, std::string client)
+    : worker_(worker),
+      id_(std::move(id)),
+      client_(std::move(client)),
+      opened_at_(Clock::now()),
+      last_request_at_(opened_at_),
+      backend_(*this, worker.base(), worker.dns(), worker.config().backend, worker.config().session.queue_max_bytes),
+      hold_timer_(evtimer_new(worker.base(), &Session::on_hold_timeout, this)) {}
+
+Session::~Session() = default;
+
+void Session::start() {
+    worker_.log().info("session open sid=" + id_ + " client=" + client_);
+    backend_.connect();
+}
+
+void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::string body, ReplySlotPtr slot) {
+    if (state_ != State::open) {
+        slot->fill(worker_.replies().error(HttpStatus::not_found, "unknown session", false));
+        return;
+    }
+    last_request_at_ = Clock::now();
+    // Any new request frees a held idle: the client is active, and a held reply would also
+    // block whatever the client pipelined behind it on that connection.
+    release_held();
+    if (state_ != State::open) {
+        slot->fill(worker_.replies().error(HttpStatus::not_found, "unknown session", false));
+        return;
+    }
+
+    if (!seq) {  // a close without a number ends the session at once
+        slot->fill(worker_.replies().tunnel(std::string_view("\0", 1)));
+        end(CloseReason::client_close);
+        return;
+    }
+
+    switch (window_.classify(*seq)) {
+        case proto::SequenceWindow::Verdict::in_window: {
+            auto [it, inserted] = pending_.try_emplace(*seq);
+            if (inserted) {
+                it->second.kind = kind;
+                it->second.body = std::move(body);
+            }
+            it->second.waiters.push_back(std::move(slot));
+            pump();
+            return;
+        }
+        case proto::SequenceWindow::Verdict::already_seen: {
+            if (const auto cached = cache_.find(*seq)) {
+                worker_.log().debug("session sid=" + id_ + " retry of seq " + std::to_string(*seq) + " answered from cache");
+                slot->fill(std::string(*cached));
+            } else {
+                slot->fill(worker_.replies().error(HttpStatus::bad_request, "sequence number already used", false));
+            }
+            return;
+        }
+        case proto::SequenceWindow::Verdict::out_of_window:
+            slot->fill(worker_.replies().error(HttpStatus::bad_request, "sequence number out of window", false));
+            end(CloseReason::sequence_out_of_window, "seq " + std::to_string(*seq) + ", expected " +
+                                                         std::to_string(window_.next()));
+            return;
+    }
+}
+
+void Session::pump() {
+    while (state_ == State::open) {
+        auto it = pending_.find(window_.next());
+        if (it == pending_.end()) return;
+        // Backpressure: while the backend is not taking bytes, client sends wait in order
+        // (and their replies with them), so a fast client slows down instead of growing memory.
+        if (it->second.kind == RouteKind::send && backend_.congested()) return;
+        const std::uint64_t seq = it->first;
+        PendingRequest req = std::move(it->second);
+        pending_.erase(it);
+        window_.advance();
+        apply(seq, std::move(req));
+    }
+}
+
+void Session::apply(std::uint64_t seq, PendingRequest req) {
+    switch (req.kind) {
+        case RouteKind::send:
+            if (!backend_.gone()) {
+                backend_.write(req.body);
+                bytes_up_ += req.body.size();
+            }
+            answer(seq, req.waiters);
+            return;
+        case RouteKind::idle:
+            if (may_hold()) {
+                hold(seq, std::move(req));
+            } else {
+                answer(seq, req.waiters);
+            }
+            return;
+        case RouteKind::close:
+            for (auto& w : req.waiters) w->fill(worker_.replies().tunnel(std::string_view("\0", 1)));
+            end(CloseReason::client_close);
+            return;
+        default:
+            answer_with_error(req.waiters, 404, "unknown request");
+            return;
+    }
+}
+
+void Session::answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters) {
+    if (backend_.gone() && backend_.queued_in() == 0) {
+        // Everything the backend sent has been delivered: now the client learns it is over.
+        answer_with_error(waiters, 404, "session ended");
+        end(backend_end_.value_or(CloseReason::backend_closed), backend_detail_);
+        return;
+    }
+    const std::size_t max = worker_.config().session.reply_max_bytes;
+    std::string body;
+    body.reserve(1 + std::min(max, backend_.queued_in()));
+    body.push_back('\0');
+    const std::size_t n = backend_.take(body, max);
+    body[0] = static_cast<char>(polling_.next(n > 0));
+    bytes_down_ += n;
+    std::string reply = worker_.replies().tunnel(body);
+    for (auto& w : waiters) w->fill(reply);
+    cache_.store(seq, std::move(reply));
+}
+
+bool Session::may_hold() const {
+    return worker_.config().session.idle_hold.count() > 0 && !held_seq_ && pending_.empty() &&
+           backend_.queued_in() == 0 && !backend_.gone();
+}
+
+void Session::hold(std::uint64_t seq, PendingRequest req) {
+    held_seq_ = seq;
+    held_waiters_ = std::move(req.waiters);
+    const auto hold = worker_.config().session.idle_hold;
+    const timeval tv{static_cast<time_t>(hold.count() / 1000), static_cast<suseconds_t>((hold.count() % 1000) * 1000)};
+    evtimer_add(hold_timer_.get(), &tv);
+}
+
+void Session::release_held() {
+    if (!held_seq_) return;
+    evtimer_del(hold_timer_.get());
+    const std::uint64_t seq = *held_seq_;
+    std::vector<ReplySlotPtr> waiters = std::move(held_waiters_);
+    held_seq_.reset();
+    held_waiters_.clear();
+    answer(seq, waiters);
+}
+
+void Session::on_hold_timeout(evutil_socket_t, short, void* arg) { static_cast<Session*>(arg)->release_held(); }
+
+void Session::answer_with_error(std::vector<ReplySlotPtr>& waiters, int status, std::string_view why) {
+    for (auto& w : waiters) w->fill(worker_.replies().error(static_cast<HttpStatus>(status), why, false));
+}
+
+void Session::check_idle(Clock::time_point now) {
+    if (state_ != State::open) return;
+    if (now - last_request_at_ < worker_.config().session.idle_timeout) return;
+    if (backend_.gone()) {
+        end(backend_end_.value_or(CloseReason::backend_closed), backend_detail_);
+    } else {
+        end(CloseReason::idle_timeout);
+    }
+}
+
+void Session::on_backend_connected() { worker_.log().debug("session sid=" + id_ + " backend connected"); }
+
+void Session::on_backend_data() { release_held(); }
+
+void Session::on_backend_drained() { pump(); }
+
+void Session::on_backend_gone(bool connected_before, std::string detail) {
+    backend_end_ = connected_before ? CloseReason::backend_closed : CloseReason::backend_connect_failed;
+    backend_detail_ = std::move(detail);
+    // Sends waiting for backend room can go now: their bytes have nowhere to go.
+    pump();
+    release_held();
+}
+
+void Session::end(CloseReason reason, std::string_view detail) {
+    if (state_ != State::open) return;
+    state_ = State::ended;
+    evtimer_del(hold_timer_.get());
+    const double age = std::chrono::duration<double>(Clock::now() - opened_at_).count();
+    char age_text[32];
+    std::snprintf(age_text, sizeof age_text, "%.3f", age);
+    std::string line = "session end sid=" + id_ + " client=" + client_ + " age=" + age_text +
+                       "s up=" + std::to_string(bytes_up_) + " down=" + std::to_string(bytes_down_) +
+                       " closing because: " + std::string(close_reason_text(reason));
+    if (!detail.empty() && reason != CloseReason::backend_closed) {
+        line += ": ";
+        line += detail;
+    }
+    worker_.log().info(line);
+
+    // Whatever still waits gets a definite answer rather than a hung request.
+    answer_with_error(held_waiters_, 404, "session ended");
+    held_waiters_.clear();
+    held_seq_.reset();
+    for (auto& [seq, req] : pending_) answer_with_error(req.waiters, 404, "session ended");
+    pending_.clear();
+    backend_.close(worker_.linger());
+    worker_.retire(*this);
+}
+
+}  // namespace rtmpt::gateway

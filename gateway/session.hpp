@@ -1,0 +1,99 @@
+// One RTMPT tunnel session: the client's requests, applied in sequence order whatever
+// connection carried them, mapped onto one backend connection.
+#pragma once
+
+#include "gateway/backend_link.hpp"
+#include "gateway/close_reason.hpp"
+#include "gateway/event_ptr.hpp"
+#include "gateway/reply_slot.hpp"
+#include "proto/polling_byte.hpp"
+#include "proto/reply_cache.hpp"
+#include "proto/route.hpp"
+#include "proto/sequence_window.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace rtmpt::gateway {
+
+class Worker;
+using Clock = std::chrono::steady_clock;
+
+class Session final : private BackendEvents {
+public:
+    enum class State {
+        open,   // requests are applied and answered
+        ended,  // torn down and logged; waiting for the worker to free it
+    };
+
+    Session(Worker& worker, std::string id, std::string client);
+    ~Session();
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    void start();
+
+    // One tunnel request (send, idle or close) for this session; its reply goes into `slot`.
+    void submit(proto::RouteKind kind, std::optional<std::uint64_t> seq, std::string body, ReplySlotPtr slot);
+
+    // Called by the worker's janitor: ends the session if the client has stopped polling.
+    void check_idle(Clock::time_point now);
+
+    void end(CloseReason reason, std::string_view detail = {});
+
+    [[nodiscard]] const std::string& id() const { return id_; }
+    [[nodiscard]] State state() const { return state_; }
+
+private:
+    // A request waiting for its turn, with every slot that asked for it (a retry of a waiting
+    // request gets the same reply as the original).
+    struct PendingRequest {
+        proto::RouteKind kind = proto::RouteKind::idle;
+        std::string body;
+        std::vector<ReplySlotPtr> waiters;
+    };
+
+    void on_backend_connected() override;
+    void on_backend_data() override;
+    void on_backend_drained() override;
+    void on_backend_gone(bool connected_before, std::string detail) override;
+
+    void pump();
+    void apply(std::uint64_t seq, PendingRequest req);
+    void answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters);
+    void hold(std::uint64_t seq, PendingRequest req);
+    void release_held();
+    [[nodiscard]] bool may_hold() const;
+    void answer_with_error(std::vector<ReplySlotPtr>& waiters, int status, std::string_view why);
+    static void on_hold_timeout(evutil_socket_t, short, void* arg);
+
+    Worker& worker_;
+    const std::string id_;
+    const std::string client_;
+    const Clock::time_point opened_at_;
+    Clock::time_point last_request_at_;
+    State state_ = State::open;
+
+    BackendLink backend_;
+    proto::SequenceWindow window_;
+    proto::ReplyCache cache_;
+    proto::PollingByte polling_;
+    std::map<std::uint64_t, PendingRequest> pending_;  // in window, not yet applied
+
+    std::optional<std::uint64_t> held_seq_;  // an idle held back until data arrives or the hold ends
+    std::vector<ReplySlotPtr> held_waiters_;
+    EventPtr hold_timer_;
+
+    // Why the backend went away, reported when the client has drained what it left.
+    std::optional<CloseReason> backend_end_;
+    std::string backend_detail_;
+
+    std::uint64_t bytes_up_ = 0;    // client -> backend, forwarded
+    std::uint64_t bytes_down_ = 0;  // backend -> client, put into replies
+};
+
+}  // namespace rtmpt::gateway

@@ -1,0 +1,187 @@
+#include "gateway/worker.hpp"
+
+#include "build_info.hpp"
+#include "gateway/entropy.hpp"
+#include "proto/route.hpp"
+#include "proto/session_id.hpp"
+
+#include <csignal>
+
+namespace rtmpt::gateway {
+
+using proto::HttpStatus;
+using proto::RouteKind;
+
+namespace {
+
+// Idle sessions are found by a sweep over all sessions, not a timer each: cheap at this
+// period even with the maximum number of sessions, and precise enough for timeouts of seconds.
+constexpr timeval kJanitorPeriod{0, 250'000};
+
+}  // namespace
+
+Worker::Worker(const config::Config& config, const Logger& log)
+    : config_(config),
+      log_(log),
+      base_(event_base_new()),
+      dns_(evdns_base_new(base_.get(), EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)),
+      replies_(std::string("rtmpt-gateway/") + RTMPT_GATEWAY_VERSION, config.http.mime_type),
+      reaper_(event_new(base_.get(), -1, 0, &Worker::on_reap, this)),
+      janitor_(event_new(base_.get(), -1, EV_PERSIST, &Worker::on_janitor, this)),
+      sigint_(evsignal_new(base_.get(), SIGINT, &Worker::on_stop_signal, this)),
+      sigterm_(evsignal_new(base_.get(), SIGTERM, &Worker::on_stop_signal, this)) {}
+
+Worker::~Worker() {
+    // Sessions first: they hand unsent bytes to the linger set and reach into the worker.
+    sessions_.clear();
+    retired_sessions_.clear();
+    connections_.clear();
+    retired_connections_.clear();
+}
+
+bool Worker::start() {
+    if (!dns_) log_.warn("no DNS resolver configured: backend host names cannot be resolved");
+    bool ok = true;
+    for (const auto& address : config_.listen) {
+        auto listener = std::make_unique<Listener>(*this, address);
+        if (!listener->open()) {
+            log_.error(listener->error());
+            ok = false;
+            continue;
+        }
+        log_.info("listening on " + listener->bound_address());
+        listeners_.push_back(std::move(listener));
+    }
+    if (!ok) return false;
+    event_add(janitor_.get(), &kJanitorPeriod);
+    event_add(sigint_.get(), nullptr);
+    event_add(sigterm_.get(), nullptr);
+    return true;
+}
+
+int Worker::run() {
+    if (event_base_dispatch(base_.get()) < 0) {
+        log_.error("event loop failed");
+        return 1;
+    }
+    return 0;
+}
+
+void Worker::accept(evutil_socket_t fd, std::string peer) {
+    auto connection = std::make_unique<HttpConnection>(*this, fd, std::move(peer));
+    HttpConnection* key = connection.get();
+    connections_.emplace(key, std::move(connection));
+}
+
+void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, ReplySlotPtr slot) {
+    if (request.method != HTTP_POST) {
+        slot->fill(replies_.error(HttpStatus::method_not_allowed, "RTMPT requests are POST", false));
+        return;
+    }
+    const proto::Route route = proto::parse_route(request.target);
+    switch (route.kind) {
+        case RouteKind::ident2:
+            if (config_.http.ident2.empty()) {
+                slot->fill(replies_.error(HttpStatus::not_found, "no ident2", false));
+            } else {
+                slot->fill(replies_.text(config_.http.ident2));
+            }
+            return;
+        case RouteKind::open:
+            open_session(connection, std::move(slot));
+            return;
+        case RouteKind::send:
+        case RouteKind::idle:
+        case RouteKind::close: {
+            const auto it = sessions_.find(std::string(route.session_id));
+            if (it == sessions_.end()) {
+                slot->fill(replies_.error(HttpStatus::not_found, "unknown session", false));
+                return;
+            }
+            it->second->submit(route.kind, route.seq, std::move(request.body), std::move(slot));
+            return;
+        }
+        case RouteKind::unknown:
+            break;
+    }
+    slot->fill(replies_.error(HttpStatus::not_found, "not an RTMPT path", false));
+}
+
+void Worker::open_session(HttpConnection& connection, ReplySlotPtr slot) {
+    if (stopping_ || sessions_.size() >= config_.session.max_sessions) {
+        log_.warn("session refused client=" + connection.peer() + ": " +
+                  (stopping_ ? "shutting down" : "max_sessions reached"));
+        slot->fill(replies_.error(HttpStatus::service_unavailable, "no session available", false));
+        return;
+    }
+    std::string id;
+    do {
+        proto::SessionIdEntropy entropy{};
+        if (!fill_random(entropy)) {
+            log_.error("session refused client=" + connection.peer() + ": no randomness from the kernel");
+            slot->fill(replies_.error(HttpStatus::internal_error, "cannot create session", false));
+            return;
+        }
+        id = proto::format_session_id(entropy);
+    } while (sessions_.contains(id));
+
+    auto session = std::make_unique<Session>(*this, id, connection.peer());
+    Session& s = *session;
+    sessions_.emplace(id, std::move(session));
+    slot->fill(replies_.tunnel(id + "\n"));
+    s.start();
+}
+
+void Worker::retire(HttpConnection& connection) {
+    const auto it = connections_.find(&connection);
+    if (it == connections_.end()) return;
+    retired_connections_.push_back(std::move(it->second));
+    connections_.erase(it);
+    schedule_reaper();
+}
+
+void Worker::retire(Session& session) {
+    const auto it = sessions_.find(session.id());
+    if (it == sessions_.end()) return;
+    retired_sessions_.push_back(std::move(it->second));
+    sessions_.erase(it);
+    schedule_reaper();
+}
+
+void Worker::schedule_reaper() { event_active(reaper_.get(), 0, 0); }
+
+void Worker::reap() {
+    retired_sessions_.clear();
+    retired_connections_.clear();
+}
+
+void Worker::janitor() {
+    const auto now = Clock::now();
+    // end() retires sessions from the map, so collect first.
+    std::vector<Session*> all;
+    all.reserve(sessions_.size());
+    for (auto& [id, s] : sessions_) all.push_back(s.get());
+    for (Session* s : all) s->check_idle(now);
+}
+
+void Worker::shut_down() {
+    if (stopping_) return;
+    stopping_ = true;
+    log_.info("shutting down: " + std::to_string(sessions_.size()) + " sessions");
+    listeners_.clear();
+    std::vector<Session*> all;
+    for (auto& [id, s] : sessions_) all.push_back(s.get());
+    for (Session* s : all) s->end(CloseReason::shutdown);
+    event_del(janitor_.get());
+    event_del(sigint_.get());
+    event_del(sigterm_.get());
+    // Let queued replies and lingering backend bytes go out, then stop.
+    const timeval grace{0, 200'000};
+    event_base_loopexit(base_.get(), &grace);
+}
+
+void Worker::on_reap(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->reap(); }
+void Worker::on_janitor(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->janitor(); }
+void Worker::on_stop_signal(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->shut_down(); }
+
+}  // namespace rtmpt::gateway

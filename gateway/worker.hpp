@@ -1,0 +1,78 @@
+// One event loop with everything that lives on it: listeners, client connections, sessions,
+// backend links. A session belongs to exactly one worker; nothing here is shared between
+// workers, so several can run side by side, one per thread.
+#pragma once
+
+#include "config/config.hpp"
+#include "gateway/event_ptr.hpp"
+#include "gateway/http_connection.hpp"
+#include "gateway/linger_set.hpp"
+#include "gateway/listener.hpp"
+#include "gateway/logger.hpp"
+#include "gateway/session.hpp"
+#include "proto/http_reply.hpp"
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace rtmpt::gateway {
+
+class Worker {
+public:
+    Worker(const config::Config& config, const Logger& log);
+    ~Worker();
+    Worker(const Worker&) = delete;
+    Worker& operator=(const Worker&) = delete;
+
+    // Opens every listener; false (with errors logged) if any cannot be opened.
+    [[nodiscard]] bool start();
+    // Runs until SIGINT/SIGTERM; returns the process exit status.
+    [[nodiscard]] int run();
+
+    void accept(evutil_socket_t fd, std::string peer);
+    void handle_request(HttpConnection& connection, HttpRequest&& request, ReplySlotPtr slot);
+
+    // Frees the object at the next turn of the loop: it may be in the middle of a callback now.
+    void retire(HttpConnection& connection);
+    void retire(Session& session);
+
+    [[nodiscard]] event_base* base() const { return base_.get(); }
+    [[nodiscard]] evdns_base* dns() const { return dns_.get(); }
+    [[nodiscard]] const config::Config& config() const { return config_; }
+    [[nodiscard]] const Logger& log() const { return log_; }
+    [[nodiscard]] const proto::ReplyBuilder& replies() const { return replies_; }
+    [[nodiscard]] LingerSet& linger() { return linger_; }
+
+private:
+    void open_session(HttpConnection& connection, ReplySlotPtr slot);
+    void schedule_reaper();
+    void reap();
+    void janitor();
+    void shut_down();
+    static void on_reap(evutil_socket_t, short, void* arg);
+    static void on_janitor(evutil_socket_t, short, void* arg);
+    static void on_stop_signal(evutil_socket_t, short, void* arg);
+
+    const config::Config& config_;
+    const Logger& log_;
+    EventBasePtr base_;
+    DnsBasePtr dns_;
+    proto::ReplyBuilder replies_;
+    LingerSet linger_;
+
+    std::vector<std::unique_ptr<Listener>> listeners_;
+    std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> connections_;
+    std::unordered_map<std::string, std::unique_ptr<Session>> sessions_;
+    std::vector<std::unique_ptr<HttpConnection>> retired_connections_;
+    std::vector<std::unique_ptr<Session>> retired_sessions_;
+
+    EventPtr reaper_;
+    EventPtr janitor_;
+    EventPtr sigint_;
+    EventPtr sigterm_;
+    bool stopping_ = false;
+};
+
+}  // namespace rtmpt::gateway

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of rtmpt-gateway on Debian 12.
+# Idempotent: packages already present are left as they are.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential g++ meson ninja-build pkg-config
+  libevent-dev libyaml-cpp-dev doctest-dev node-llhttp
+  # tests: real clients and a real RTMP backend
+  ffmpeg rtmpdump nginx-light libnginx-mod-rtmp python3 procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,52 @@
+#include "proto/http_reply.hpp"
+
+namespace rtmpt::proto {
+
+std::string_view reason_phrase(HttpStatus status) {
+    switch (status) {
+        case HttpStatus::ok: return "OK";
+        case HttpStatus::bad_request: return "Bad Request";
+        case HttpStatus::not_found: return "Not Found";
+        case HttpStatus::method_not_allowed: return "Method Not Allowed";
+        case HttpStatus::payload_too_large: return "Payload Too Large";
+        case HttpStatus::header_fields_too_large: return "Request Header Fields Too Large";
+        case HttpStatus::service_unavailable: return "Service Unavailable";
+        case HttpStatus::internal_error: break;
+    }
+    return "Internal Server Error";
+}
+
+std::string ReplyBuilder::build(HttpStatus status, std::string_view content_type, std::string_view body,
+                                bool close) const {
+    std::string out;
+    out.reserve(160 + server_.size() + content_type.size() + body.size());
+    out += "HTTP/1.1 ";
+    out += std::to_string(static_cast<int>(status));
+    out += ' ';
+    out += reason_phrase(status);
+    out += "\r\nCache-Control: no-cache\r\n";
+    out += close ? "Connection: close\r\n" : "Connection: Keep-Alive\r\n";
+    out += "Content-Length: ";
+    out += std::to_string(body.size());
+    out += "\r\nServer: ";
+    out += server_;
+    out += "\r\nContent-Type: ";
+    out += content_type;
+    out += "\r\n\r\n";
+    out += body;
+    return out;
+}
+
+std::string ReplyBuilder::tunnel(std::string_view body) const { return build(HttpStatus::ok, mime_, body, false); }
+
+std::string ReplyBuilder::text(std::string_view body) const {
+    return build(HttpStatus::ok, "text/plain", body, false);
+}
+
+std::string ReplyBuilder::error(HttpStatus status, std::string_view why, bool close) const {
+    std::string body{why};
+    body += '\n';
+    return build(status, "text/plain", body, close);
+}
+
+}  // namespace rtmpt::proto

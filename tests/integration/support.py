@@ -1,0 +1,146 @@
+"""Shared pieces of the integration cases: the binary under test, the expected reply header block,
+and a TestCase base that starts a scripted backend and a real gateway per test."""
+import os
+import re
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTS_DIR = os.path.dirname(HERE)
+REPO_ROOT = os.path.dirname(TESTS_DIR)
+if TESTS_DIR not in sys.path:
+    sys.path.insert(0, TESTS_DIR)
+
+from lib.gateway_process import GatewayProcess, gateway_yaml  # noqa: E402
+
+from rtmpt_client import HttpConnection, open_session  # noqa: E402
+from scripted_backend import RefusedPort, ScriptedBackend  # noqa: E402
+
+# Set by run.py.
+BINARY = os.environ.get("RTMPT_GATEWAY_BINARY")
+# Print the gateway's log after every test, not only failed ones.
+VERBOSE_LOG = os.environ.get("RTMPT_IT_SHOW_LOG") == "1"
+
+SID_RE = re.compile(r"[A-Za-z0-9_-]{22}")
+SESSION_END_RE = (r"session end sid={sid} client=(?P<client>\S+) age=(?P<age>[0-9.]+)s "
+                  r"up=(?P<up>\d+) down=(?P<down>\d+) closing because: (?P<reason>.*)$")
+UNKNOWN_SID = "AAAAAAAAAAAAAAAAAAAAAA"
+
+
+def project_version():
+    """The version meson stamps into the Server header, read from the top-level meson.build."""
+    with open(os.path.join(REPO_ROOT, "meson.build")) as f:
+        m = re.search(r"project\([^)]*?version\s*:\s*'([^']+)'", f.read(), re.S)
+    if not m:
+        raise RuntimeError("no project version in meson.build")
+    return m.group(1)
+
+
+VERSION = project_version()
+
+
+def expected_ok_head(content_length):
+    """The byte-exact header block of every successful RTMPT reply (FMS order, librtmp-safe)."""
+    return (f"HTTP/1.1 200 OK\r\nCache-Control: no-cache\r\nConnection: Keep-Alive\r\n"
+            f"Content-Length: {content_length}\r\nServer: rtmpt-gateway/{VERSION}\r\n"
+            f"Content-Type: application/x-fcs\r\n\r\n").encode()
+
+
+def q(s):
+    """A YAML double-quoted scalar."""
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class GatewayTestCase(unittest.TestCase):
+    """Per test: one ScriptedBackend (or a refused port) and one gateway pointed at it."""
+
+    def start(self, backend=None, refused=False, **overrides):
+        """Starts the gateway; overrides are gateway_yaml() keys, e.g. session__idle_hold=q("0ms")."""
+        if BINARY is None:
+            self.fail("no gateway binary given (run through run.py --binary PATH)")
+        if refused:
+            self.refused = RefusedPort()
+            self.addCleanup(self.refused.close)
+            port = self.refused.port
+            self.backend = None
+        else:
+            self.backend = backend if backend is not None else ScriptedBackend()
+            self.addCleanup(self.backend.close)
+            port = self.backend.port
+        self.gw = GatewayProcess(BINARY, gateway_yaml(port, **overrides))
+        self.addCleanup(self._stop_gateway)
+        return self.gw
+
+    def _stop_gateway(self):
+        failed = not getattr(self._outcome, "success", True)
+        crashed = self.gw.proc.poll()
+        log = self.gw.log_text()
+        self.gw.stop()
+        if failed or VERBOSE_LOG or crashed is not None:
+            sys.stderr.write(f"\n----- gateway log of {self.id()} -----\n{log}\n----- end of log -----\n")
+        if crashed is not None:
+            raise AssertionError(f"the gateway exited during the test with status {crashed}")
+
+    def connect(self, style="librtmp", timeout=5.0):
+        conn = HttpConnection(self.gw.host, self.gw.port, timeout=timeout, style=style)
+        self.addCleanup(conn.close)
+        return conn
+
+    # --- assertions
+
+    def assertOk(self, resp, body=None, msg=None):
+        """A successful RTMPT reply: byte-exact header block, and the body if given."""
+        self.assertEqual(resp.head, expected_ok_head(len(resp.body)),
+                         msg or f"reply header block is not the fixed 200 block: {resp!r}")
+        if body is not None:
+            self.assertEqual(resp.body, body, msg)
+
+    def assertReply(self, resp, msg=None):
+        """A send/idle reply: the fixed 200 block and a body of polling byte + data."""
+        self.assertOk(resp, msg=msg)
+        self.assertGreaterEqual(len(resp.body), 1, msg or "send/idle reply without a polling byte")
+
+    def assertError(self, resp, status, msg=None):
+        """An error reply: the status, a Content-Length (checked by the parser) and a short text body."""
+        self.assertEqual(resp.status, status, msg or f"expected {status}, got {resp!r}")
+        self.assertEqual(resp.version, "HTTP/1.1", msg)
+        self.assertTrue(resp.reason, msg or f"no reason phrase: {resp!r}")
+        self.assertTrue(0 < len(resp.body) <= 512, msg or f"error body should be a short text: {resp!r}")
+        try:
+            text = resp.body.decode("utf-8")
+        except UnicodeDecodeError:
+            self.fail(f"error body is not text: {resp!r}")
+        self.assertTrue(all(c.isprintable() or c in "\r\n\t" for c in text), f"error body is not text: {resp!r}")
+        self.assertNotIn("chunked", (resp.header("Transfer-Encoding") or "").lower())
+
+    def open(self, conn=None, body=b"\x00", first_seq=0):
+        """Opens a session and checks the reply; returns the Session."""
+        conn = conn or self.connect()
+        session, resp = open_session(conn, body, first_seq)
+        self.assertOk(resp)
+        self.assertTrue(resp.body.endswith(b"\n") and not resp.body.endswith(b"\r\n"), repr(resp))
+        self.assertRegex(session.sid, r"^[A-Za-z0-9_-]{22}$", repr(resp))
+        return session
+
+    def wait_session_end(self, sid, timeout=5.0):
+        """The `session end` log line of `sid`, as a dict (client, age, up, down, reason)."""
+        m = self.gw.wait_for_log(SESSION_END_RE.format(sid=re.escape(sid)), timeout=timeout)
+        d = m.groupdict()
+        d["up"], d["down"], d["age"] = int(d["up"]), int(d["down"]), float(d["age"])
+        return d
+
+    def drain(self, session, n, conn=None, limit=None, timeout=10.0, max_body=None):
+        """Idles until `n` backend bytes were received; returns (data, replies). Checks every reply."""
+        data = bytearray()
+        replies = []
+        deadline = time.monotonic() + timeout
+        while len(data) < n:
+            self.assertLess(time.monotonic(), deadline, f"only {len(data)} of {n} backend bytes arrived in {timeout}s")
+            r = session.idle(conn=conn)
+            self.assertReply(r)
+            if max_body is not None:
+                self.assertLessEqual(len(r.body), max_body, "reply larger than session.reply_max_bytes + 1")
+            data += r.data
+            replies.append(r)
+        return bytes(data), replies

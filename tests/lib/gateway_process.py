@@ -1,0 +1,107 @@
+"""Starts the real rtmpt-gateway binary for a test and follows its log.
+
+Every wait is bounded and event-driven: a test waits for a log line, never for a fixed time.
+"""
+import os
+import re
+import subprocess
+import tempfile
+import threading
+import time
+
+
+class GatewayProcess:
+    """One gateway on loopback ports chosen by the kernel (listen on port 0)."""
+
+    def __init__(self, binary, yaml_text, start_timeout=10.0):
+        self.binary = binary
+        self._dir = tempfile.TemporaryDirectory(prefix="rtmpt-gw-")
+        self.config_path = os.path.join(self._dir.name, "gateway.yaml")
+        with open(self.config_path, "w") as f:
+            f.write(yaml_text)
+        self.lines = []
+        self._cond = threading.Condition()
+        self.proc = subprocess.Popen(
+            [binary, "-c", self.config_path],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        self._reader = threading.Thread(target=self._read_log, daemon=True)
+        self._reader.start()
+        m = self.wait_for_log(r"listening on (\S+):(\d+)", timeout=start_timeout)
+        self.host, self.port = m.group(1).strip("[]"), int(m.group(2))
+
+    def _read_log(self):
+        for line in self.proc.stderr:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._cond.notify_all()
+
+    def wait_for_log(self, pattern, timeout=10.0, start=0):
+        """Returns the match of the first log line (from index `start`) matching `pattern`."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in self.lines[start:]:
+                    m = rx.search(line)
+                    if m:
+                        return m
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    raise AssertionError(
+                        f"no log line matching {pattern!r} within {timeout}s; log:\n" + "\n".join(self.lines))
+                self._cond.wait(remaining)
+
+    def log_text(self):
+        with self._cond:
+            return "\n".join(self.lines)
+
+    def stop(self, timeout=10.0):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        self._reader.join(timeout)
+        self._dir.cleanup()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def gateway_yaml(backend_port, backend_host="127.0.0.1", **overrides):
+    """A config for tests: loopback listener on a kernel-chosen port, short timeouts.
+
+    overrides: dotted keys, e.g. {"session.idle_timeout": "2s"} passed as session__idle_timeout="2s".
+    """
+    values = {
+        "session.idle_timeout": "60s",
+        "session.idle_hold": "100ms",
+        "log.level": "info",
+    }
+    for k, v in overrides.items():
+        values[k.replace("__", ".")] = v
+    sections = {}
+    for key, v in values.items():
+        section, name = key.split(".", 1)
+        sections.setdefault(section, {})[name] = v
+    out = ['listen: ["127.0.0.1:0"]', "backend:", f'  address: "{backend_host}:{backend_port}"']
+    for k, v in sections.pop("backend", {}).items():
+        out.append(f"  {k}: {v}")
+    for section, kv in sections.items():
+        out.append(f"{section}:")
+        for k, v in kv.items():
+            out.append(f"  {k}: {v}")
+    return "\n".join(out) + "\n"
