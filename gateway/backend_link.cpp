@@ -1,6 +1,7 @@
 #include "gateway/backend_link.hpp"
 
 #include "gateway/linger_set.hpp"
+#include "gateway/timeval.hpp"
 
 #include <event2/util.h>
 #include <netinet/in.h>
@@ -13,10 +14,6 @@ namespace rtmpt::gateway {
 namespace {
 
 constexpr std::chrono::milliseconds kFlushOnClose{5000};
-
-timeval to_timeval(std::chrono::milliseconds d) {
-    return timeval{static_cast<time_t>(d.count() / 1000), static_cast<suseconds_t>((d.count() % 1000) * 1000)};
-}
 
 }  // namespace
 

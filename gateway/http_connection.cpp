@@ -1,5 +1,6 @@
 #include "gateway/http_connection.hpp"
 
+#include "gateway/timeval.hpp"
 #include "gateway/worker.hpp"
 
 #include <netinet/in.h>
@@ -44,9 +45,7 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string p
     bev_.reset(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE));
     bufferevent_setcb(bev_.get(), &HttpConnection::on_read, &HttpConnection::on_write, &HttpConnection::on_event,
                       this);
-    const auto keepalive = worker.config().http.keepalive_timeout;
-    const timeval tv{static_cast<time_t>(keepalive.count() / 1000),
-                     static_cast<suseconds_t>((keepalive.count() % 1000) * 1000)};
+    const timeval tv = to_timeval(worker.config().http.keepalive_timeout);
     bufferevent_set_timeouts(bev_.get(), &tv, nullptr);
     bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
 }

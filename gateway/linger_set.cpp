@@ -1,4 +1,5 @@
 #include "gateway/linger_set.hpp"
+#include "gateway/timeval.hpp"
 
 #include <sys/socket.h>
 
@@ -13,7 +14,7 @@ void LingerSet::add(BufferEventPtr owned, std::chrono::milliseconds limit) {
     lingering_.emplace(bev, std::move(owned));
     bufferevent_disable(bev, EV_READ);
     bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
-    const timeval tv{static_cast<time_t>(limit.count() / 1000), static_cast<suseconds_t>((limit.count() % 1000) * 1000)};
+    const timeval tv = to_timeval(limit);
     bufferevent_set_timeouts(bev, nullptr, &tv);
     bufferevent_setcb(bev, nullptr, &LingerSet::on_write, &LingerSet::on_event, this);
     bufferevent_enable(bev, EV_WRITE);

@@ -1,5 +1,6 @@
 #include "gateway/session.hpp"
 
+#include "gateway/timeval.hpp"
 #include "gateway/worker.hpp"
 
 #include <cstdio>
@@ -31,6 +32,7 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
         return;
     }
     last_request_at_ = Clock::now();
+    ++requests_;
     // Any new request frees a held idle: the client is active, and a held reply would also
     // block whatever the client pipelined behind it on that connection.
     release_held();
@@ -128,6 +130,7 @@ void Session::answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters) {
     const std::size_t n = backend_.take(body, max);
     body[0] = static_cast<char>(polling_.next(n > 0));
     bytes_down_ += n;
+    if (n == 0) ++empty_replies_;
     std::string reply = worker_.replies().tunnel(body);
     for (auto& w : waiters) w->fill(reply);
     cache_.store(seq, std::move(reply));
@@ -141,8 +144,7 @@ bool Session::may_hold() const {
 void Session::hold(std::uint64_t seq, PendingRequest req) {
     held_seq_ = seq;
     held_waiters_ = std::move(req.waiters);
-    const auto hold = worker_.config().session.idle_hold;
-    const timeval tv{static_cast<time_t>(hold.count() / 1000), static_cast<suseconds_t>((hold.count() % 1000) * 1000)};
+    const timeval tv = to_timeval(worker_.config().session.idle_hold);
     evtimer_add(hold_timer_.get(), &tv);
 }
 
@@ -195,6 +197,7 @@ void Session::end(CloseReason reason, std::string_view detail) {
     std::snprintf(age_text, sizeof age_text, "%.3f", age);
     std::string line = "session end sid=" + id_ + " client=" + client_ + " age=" + age_text +
                        "s up=" + std::to_string(bytes_up_) + " down=" + std::to_string(bytes_down_) +
+                       " requests=" + std::to_string(requests_) + " empty=" + std::to_string(empty_replies_) +
                        " closing because: " + std::string(close_reason_text(reason));
     if (!detail.empty() && reason != CloseReason::backend_closed) {
         line += ": ";

@@ -94,6 +94,8 @@ private:
 
     std::uint64_t bytes_up_ = 0;    // client -> backend, forwarded
     std::uint64_t bytes_down_ = 0;  // backend -> client, put into replies
+    std::uint64_t requests_ = 0;     // tunnel requests received, retries included
+    std::uint64_t empty_replies_ = 0;  // send/idle replies with no backend bytes: the polling cost
 };
 
 }  // namespace rtmpt::gateway
