@@ -43,7 +43,7 @@ def cpu_seconds(pid):
 class Watcher:
     """Polls clients from a start instant: when each output file first became non-empty, when each exited."""
 
-    def __init__(self, clients, period=0.005):
+    def __init__(self, clients, period=0.002):
         self.clients = clients
         self.period = period
         self.first = {}
@@ -53,19 +53,24 @@ class Watcher:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
+    def _sweep(self):
+        now = time.monotonic() - self.start
+        for c in self.clients:
+            if c.output and c.label not in self.first and c.output_size() > 0:
+                self.first[c.label] = now
+            if c.label not in self.exited and c.proc.poll() is not None:
+                self.exited[c.label] = now
+
     def _run(self):
         while not self._stop.is_set() and len(self.exited) < len(self.clients):
-            now = time.monotonic() - self.start
-            for c in self.clients:
-                if c.output and c.label not in self.first and c.output_size() > 0:
-                    self.first[c.label] = now
-                if c.label not in self.exited and c.proc.poll() is not None:
-                    self.exited[c.label] = now
+            self._sweep()
             time.sleep(self.period)
 
     def stop(self):
+        """Call once every client has exited: a last sweep records what the thread had not seen yet."""
         self._stop.set()
         self._thread.join()
+        self._sweep()
 
 
 def opt(v):

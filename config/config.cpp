@@ -51,7 +51,8 @@ LoadResult load_file(const std::string& path) {
             }
             if (n < sizeof buf) break;
         }
-        if (std::ferror(file.get())) return file_error(path, std::string("cannot read: ") + std::strerror(errno));
+        if (std::ferror(file.get()))
+            return file_error(path, std::string("cannot read: ") + std::strerror(errno));
         return load_string(text, path);
     } catch (const std::exception& e) {
         return file_error(path, std::string("cannot load: ") + e.what());

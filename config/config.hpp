@@ -72,7 +72,7 @@ struct Config {
 // One problem found in a config file; all of them are collected in one run.
 struct ConfigError {
     std::string file;
-    int line = 0;  // 1-based; 0 when the error is not tied to a line
+    int line = 0;     // 1-based; 0 when the error is not tied to a line
     std::string key;  // dotted path, e.g. "session.idle_timeout"; empty for file-level errors
     std::string message;
 };

@@ -41,7 +41,8 @@ std::string describe_keys() {
     using Row = std::array<std::string, 4>;
     std::vector<Row> rows{{"KEY", "TYPE", "DEFAULT", "ALLOWED"}};
     for (const Directive& d : directives()) {
-        rows.push_back({std::string(d.name), std::string(type_name(d.type)), shown_default(d), describe_bounds(d)});
+        rows.push_back(
+            {std::string(d.name), std::string(type_name(d.type)), shown_default(d), describe_bounds(d)});
     }
     std::array<std::size_t, 4> widths{};
     for (const Row& row : rows) {
@@ -59,11 +60,18 @@ std::string describe_keys() {
         if (r > 0) append_wrapped(out, directives()[r - 1].help, kHelpIndent, kHelpWidth);
     }
     for (const AtLeast& rule : at_least_rules()) {
-        out += "\n" + std::string(rule.key) + " must be at least " + std::string(rule.other) + ": ";
-        out += std::string(rule.why) + ".\n";
+        out += "\n";
+        append_wrapped(out,
+                       std::string(rule.key) + " must be at least " + std::string(rule.other) + ": " +
+                           std::string(rule.why) + ".",
+                       0, kHelpWidth);
     }
-    out += "\nDurations take a unit: 500ms, 30s, 5m, 1h (0 needs none). Sizes: 512 (bytes), 64KiB, 1MiB, 2GiB\n"
-           "(powers of 1024), 20KB, 20MB, 2GB (powers of 1000).\n";
+    out += "\n";
+    append_wrapped(
+        out,
+        "Durations take a unit: 500ms, 30s, 5m, 1h (0 needs none). Sizes: 512 (bytes), 64KiB, 1MiB, "
+        "2GiB (powers of 1024), 20KB, 20MB, 2GB (powers of 1000).",
+        0, kHelpWidth);
     return out;
 }
 

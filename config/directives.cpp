@@ -9,7 +9,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-[[nodiscard]] constexpr std::uint64_t ms(Duration d) { return static_cast<std::uint64_t>(d.count()); }
+[[nodiscard]] constexpr std::uint64_t ms(Duration d) {
+    return static_cast<std::uint64_t>(d.count());
+}
 constexpr std::uint64_t kKiB = 1024;
 constexpr std::uint64_t kMiB = 1024 * kKiB;
 constexpr std::uint64_t kGiB = 1024 * kMiB;
@@ -50,8 +52,8 @@ constexpr std::array kDirectives{
         .default_text = "60s",
         .min = ms(1s),
         .max = ms(24h),
-        .help = "A session the client sends no request for during this long is closed, and its "
-                "backend connection with it.",
+        .help = "A session is closed, with its backend connection, when its client sends no request "
+                "for this long.",
         .slot = [](Config& c) -> Slot { return &c.session.idle_timeout; },
     },
     Directive{
@@ -158,9 +160,13 @@ constexpr std::array kAtLeast{
 
 }  // namespace
 
-std::span<const Directive> directives() { return kDirectives; }
+std::span<const Directive> directives() {
+    return kDirectives;
+}
 
-std::span<const AtLeast> at_least_rules() { return kAtLeast; }
+std::span<const AtLeast> at_least_rules() {
+    return kAtLeast;
+}
 
 const Directive* find_directive(std::string_view name) {
     const auto it = std::find_if(kDirectives.begin(), kDirectives.end(),
@@ -176,13 +182,20 @@ bool is_section(std::string_view prefix) {
 
 std::string_view type_name(ValueType type) {
     switch (type) {
-        case ValueType::duration: return "duration";
-        case ValueType::size: return "size";
-        case ValueType::count: return "count";
-        case ValueType::string: return "string";
-        case ValueType::host_port: return "host:port";
-        case ValueType::host_port_list: return "host:port list";
-        case ValueType::log_level: return "log level";
+        case ValueType::duration:
+            return "duration";
+        case ValueType::size:
+            return "size";
+        case ValueType::count:
+            return "count";
+        case ValueType::string:
+            return "string";
+        case ValueType::host_port:
+            return "host:port";
+        case ValueType::host_port_list:
+            return "host:port list";
+        case ValueType::log_level:
+            return "log level";
     }
     return "?";
 }

@@ -8,9 +8,15 @@
 namespace rtmpt::config {
 namespace {
 
-[[nodiscard]] bool is_digit(char c) { return c >= '0' && c <= '9'; }
-[[nodiscard]] bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-[[nodiscard]] char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+[[nodiscard]] bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+[[nodiscard]] bool is_alpha(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+[[nodiscard]] char lower(char c) {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 [[nodiscard]] bool inet_ok(int family, const std::string& text) {
     std::array<unsigned char, 16> buf{};
@@ -23,7 +29,8 @@ namespace {
     std::size_t start = 0;
     while (true) {
         const std::size_t dot = host.find('.', start);
-        const std::string_view label = host.substr(start, dot == std::string_view::npos ? host.npos : dot - start);
+        const std::string_view label =
+            host.substr(start, dot == std::string_view::npos ? host.npos : dot - start);
         if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
         for (char c : label) {
             if (!is_alpha(c) && !is_digit(c) && c != '-') return false;
@@ -71,7 +78,8 @@ namespace {
     }
     unsigned value = 0;
     for (char c : port) value = value * 10 + static_cast<unsigned>(c - '0');
-    if (value > 65535) return Parsed<std::uint16_t>::fail("port must be a number 0..65535, got " + quoted(port));
+    if (value > 65535)
+        return Parsed<std::uint16_t>::fail("port must be a number 0..65535, got " + quoted(port));
     return Parsed<std::uint16_t>::ok(static_cast<std::uint16_t>(value));
 }
 
@@ -97,7 +105,8 @@ Parsed<HostPort> parse_host_port(std::string_view text) {
         port_text = text.substr(colon + 1);
         // Without brackets the port of "::1:80" cannot be told from the address.
         if (host_text.find(':') != host_text.npos) {
-            return Parsed<HostPort>::fail("an IPv6 address needs brackets, like [::1]:1935, got " + quoted(text));
+            return Parsed<HostPort>::fail("an IPv6 address needs brackets, like [::1]:1935, got " +
+                                          quoted(text));
         }
     }
     const Parsed<std::string> host = bracketed ? check_ipv6(host_text) : check_host(host_text);
@@ -113,9 +122,8 @@ std::string format_host_port(const HostPort& hp) {
 }
 
 bool same_address(const HostPort& a, const HostPort& b) {
-    return a.port == b.port &&
-           std::equal(a.host.begin(), a.host.end(), b.host.begin(), b.host.end(),
-                      [](char x, char y) { return lower(x) == lower(y); });
+    return a.port == b.port && std::equal(a.host.begin(), a.host.end(), b.host.begin(), b.host.end(),
+                                          [](char x, char y) { return lower(x) == lower(y); });
 }
 
 }  // namespace rtmpt::config

@@ -18,7 +18,9 @@ namespace rtmpt::config {
 namespace {
 
 // yaml-cpp marks are 0-based and -1 when unknown; ConfigError lines are 1-based and 0 when unknown.
-[[nodiscard]] int line_of(const YAML::Mark& mark) { return mark.line >= 0 ? mark.line + 1 : 0; }
+[[nodiscard]] int line_of(const YAML::Mark& mark) {
+    return mark.line >= 0 ? mark.line + 1 : 0;
+}
 
 // A null value ("key:" with nothing after it) is marked where the next token starts, often the
 // next line; the key's line is where the user will look.
@@ -29,11 +31,15 @@ namespace {
 
 [[nodiscard]] std::string node_kind(const YAML::Node& node) {
     switch (node.Type()) {
-        case YAML::NodeType::Map: return "a map";
-        case YAML::NodeType::Sequence: return "a list";
-        case YAML::NodeType::Scalar: return "a value";
+        case YAML::NodeType::Map:
+            return "a map";
+        case YAML::NodeType::Sequence:
+            return "a list";
+        case YAML::NodeType::Scalar:
+            return "a value";
         case YAML::NodeType::Null:
-        case YAML::NodeType::Undefined: break;
+        case YAML::NodeType::Undefined:
+            break;
     }
     return "nothing";
 }
@@ -48,7 +54,8 @@ namespace {
 [[nodiscard]] std::string children_of(std::string_view section) {
     std::vector<std::string_view> children;
     for (const Directive& d : directives()) {
-        if (!d.name.starts_with(section) || d.name.size() <= section.size() || d.name[section.size()] != '.') continue;
+        if (!d.name.starts_with(section) || d.name.size() <= section.size() || d.name[section.size()] != '.')
+            continue;
         std::string_view child = d.name.substr(section.size() + 1);
         child = child.substr(0, child.find('.'));
         if (std::find(children.begin(), children.end(), child) == children.end()) children.push_back(child);
@@ -59,7 +66,7 @@ namespace {
 }
 
 class Loader {
-public:
+  public:
     explicit Loader(std::string file) : file_(std::move(file)) {}
 
     [[nodiscard]] LoadResult run(std::string_view yaml) {
@@ -72,19 +79,23 @@ public:
         } catch (const std::exception& e) {
             add(0, "", std::string("cannot load: ") + e.what());
         }
+        // Checks run in passes (document, keys, cross-keys); the reader wants them in file order.
+        std::stable_sort(errors_.begin(), errors_.end(),
+                         [](const ConfigError& a, const ConfigError& b) { return a.line < b.line; });
         LoadResult result;
         result.errors = std::move(errors_);
         if (result.errors.empty()) result.config = std::move(config_);
         return result;
     }
 
-private:
+  private:
     void load(std::string_view yaml) {
         const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
         // No document at all: an empty file, or one with only comments. Every key takes its default.
         if (docs.empty()) return;
         if (docs.size() > 1) {
-            add(line_of(docs[1].Mark()), "", "expected one YAML document, found " + std::to_string(docs.size()));
+            add(line_of(docs[1].Mark()), "",
+                "expected one YAML document, found " + std::to_string(docs.size()));
         }
         const YAML::Node& root = docs.front();
         if (root.IsNull()) return;
@@ -111,7 +122,7 @@ private:
             const YAML::Node& key = entry.first;
             const YAML::Node& value = entry.second;
             if (!key.IsScalar()) {
-                fail(line_of(key.Mark()), prefix, "expected a key name, got " + node_kind(key));
+                add(line_of(key.Mark()), prefix, "expected a key name, got " + node_kind(key));
                 continue;
             }
             const std::string name = prefix.empty() ? key.Scalar() : prefix + "." + key.Scalar();
@@ -120,7 +131,8 @@ private:
                 fail(line, name, "duplicate key (first at line " + std::to_string(first->second) + ")");
                 continue;
             }
-            // "backend.address: x" would otherwise be matched as if nested; one spelling keeps files greppable.
+            // "backend.address: x" would otherwise be matched as if nested; one spelling keeps files
+            // greppable.
             if (key.Scalar().find('.') != std::string::npos) {
                 add(line, name, "unknown key (write nested maps, not dotted names)");
                 continue;
@@ -136,7 +148,8 @@ private:
                 }
             } else {
                 const auto suggestion = suggest_key(name);
-                add(line, name, suggestion ? "unknown key (did you mean " + *suggestion + "?)" : "unknown key");
+                add(line, name,
+                    suggestion ? "unknown key (did you mean " + *suggestion + "?)" : "unknown key");
             }
         }
     }
@@ -186,8 +199,9 @@ private:
             });
             if (dup != items.end()) {
                 const int first_line = item_lines[static_cast<std::size_t>(dup - items.begin())];
-                add(line, item_name, "duplicate address " + quoted(item.Scalar()) + " (first at line " +
-                                         std::to_string(first_line) + ")");
+                add(line, item_name,
+                    "duplicate address " + quoted(item.Scalar()) + " (first at line " +
+                        std::to_string(first_line) + ")");
                 ok = false;
                 continue;
             }
@@ -221,8 +235,9 @@ private:
             const auto big_line = set_lines_.find(rule.key);
             if (big_line != set_lines_.end() || !set_lines_.contains(rule.other)) {
                 add(big_line != set_lines_.end() ? big_line->second : 0, std::string(rule.key),
-                    "must be at least " + std::string(rule.other) + " (" + format_bound(*small, *small_value) +
-                        "), got " + format_bound(*big, *big_value) + ": " + std::string(rule.why));
+                    "must be at least " + std::string(rule.other) + " (" +
+                        format_bound(*small, *small_value) + "), got " + format_bound(*big, *big_value) +
+                        ": " + std::string(rule.why));
             } else {
                 add(set_lines_.find(rule.other)->second, std::string(rule.other),
                     "must be at most " + std::string(rule.key) + " (" + format_bound(*big, *big_value) +
@@ -234,7 +249,7 @@ private:
     std::string file_;
     Config config_;
     std::vector<ConfigError> errors_;
-    std::set<std::string, std::less<>> failed_;  // keys (or sections) whose value was rejected
+    std::set<std::string, std::less<>> failed_;          // keys (or sections) whose value was rejected
     std::map<std::string, int, std::less<>> set_lines_;  // keys stored from the file -> line of the key
 };
 
@@ -245,7 +260,8 @@ LoadResult load_string(std::string_view yaml, std::string_view file_name) {
         return Loader(std::string(file_name)).run(yaml);
     } catch (const std::exception& e) {  // bad_alloc while building messages: still never throw
         LoadResult result;
-        result.errors.push_back(ConfigError{std::string(file_name), 0, "", std::string("cannot load: ") + e.what()});
+        result.errors.push_back(
+            ConfigError{std::string(file_name), 0, "", std::string("cannot load: ") + e.what()});
         return result;
     }
 }

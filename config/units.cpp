@@ -18,15 +18,17 @@ constexpr std::array<Unit, 4> kDurationUnits{{{"h", 3'600'000}, {"m", 60'000}, {
 
 constexpr std::uint64_t kKi = 1024;
 constexpr std::uint64_t kK = 1000;
-constexpr std::array<Unit, 4> kBinaryUnits{{
-    {"TiB", kKi * kKi * kKi * kKi}, {"GiB", kKi * kKi * kKi}, {"MiB", kKi * kKi}, {"KiB", kKi}}};
-constexpr std::array<Unit, 4> kDecimalUnits{{
-    {"TB", kK * kK * kK * kK}, {"GB", kK * kK * kK}, {"MB", kK * kK}, {"KB", kK}}};
+constexpr std::array<Unit, 4> kBinaryUnits{
+    {{"TiB", kKi* kKi* kKi* kKi}, {"GiB", kKi* kKi* kKi}, {"MiB", kKi* kKi}, {"KiB", kKi}}};
+constexpr std::array<Unit, 4> kDecimalUnits{
+    {{"TB", kK* kK* kK* kK}, {"GB", kK* kK* kK}, {"MB", kK* kK}, {"KB", kK}}};
 
 constexpr std::string_view kDurationExpected = "expected a duration like 500ms, 30s, 5m, 1h";
 constexpr std::string_view kSizeExpected = "expected a size like 512, 64KiB, 20MB";
 
-[[nodiscard]] bool is_digit(char c) { return c >= '0' && c <= '9'; }
+[[nodiscard]] bool is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
 
 // Splits "123abc" into 123 and "abc". nullopt when there are no leading digits; `overflow` is set when
 // the digits do not fit in 64 bits (the split is still reported so the caller can word its message).

@@ -14,8 +14,10 @@ struct LevelName {
     LogLevel level;
     std::string_view name;
 };
-constexpr std::array<LevelName, 4> kLevels{{
-    {LogLevel::debug, "debug"}, {LogLevel::info, "info"}, {LogLevel::warn, "warn"}, {LogLevel::error, "error"}}};
+constexpr std::array<LevelName, 4> kLevels{{{LogLevel::debug, "debug"},
+                                            {LogLevel::info, "info"},
+                                            {LogLevel::warn, "warn"},
+                                            {LogLevel::error, "error"}}};
 
 [[nodiscard]] std::string level_list(std::string_view separator) {
     std::string out;
@@ -42,7 +44,9 @@ constexpr std::array<LevelName, 4> kLevels{{
            kSpecials.find(c) != std::string_view::npos;
 }
 
-[[nodiscard]] bool is_token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar); }
+[[nodiscard]] bool is_token(std::string_view s) {
+    return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar);
+}
 
 [[nodiscard]] bool is_mime_type(std::string_view s) {
     const std::size_t slash = s.find('/');
@@ -61,12 +65,15 @@ constexpr std::array<LevelName, 4> kLevels{{
         return "must be at most " + std::to_string(d.max) + " bytes, got " + std::to_string(text.size());
     }
     switch (d.rule) {
-        case StringRule::none: break;
+        case StringRule::none:
+            break;
         case StringRule::printable:
-            if (!is_printable(text)) return "must be printable ASCII, without control characters such as CR or LF";
+            if (!is_printable(text))
+                return "must be printable ASCII, without control characters such as CR or LF";
             break;
         case StringRule::mime_type:
-            if (!is_mime_type(text)) return "expected a MIME type like application/x-fcs, got " + quoted(text);
+            if (!is_mime_type(text))
+                return "expected a MIME type like application/x-fcs, got " + quoted(text);
             break;
     }
     return std::nullopt;
@@ -119,8 +126,10 @@ std::optional<std::string> assign_scalar(const Directive& d, std::string_view te
             *std::get<Duration*>(d.slot(config)) = *parsed.value;
             return std::nullopt;
         }
-        case ValueType::size: return store_number<std::size_t>(d, parse_size(text), text, config);
-        case ValueType::count: return store_number<std::uint32_t>(d, parse_count(text), text, config);
+        case ValueType::size:
+            return store_number<std::size_t>(d, parse_size(text), text, config);
+        case ValueType::count:
+            return store_number<std::uint32_t>(d, parse_count(text), text, config);
         case ValueType::string:
             if (auto error = check_string(d, text)) return error;
             *std::get<std::string*>(d.slot(config)) = std::string(text);
@@ -183,26 +192,33 @@ std::optional<std::uint64_t> numeric_value(const Directive& d, const Config& con
     Config copy = config;
     const Slot slot = d.slot(copy);
     switch (d.type) {
-        case ValueType::duration: return static_cast<std::uint64_t>(std::get<Duration*>(slot)->count());
-        case ValueType::size: return *std::get<std::size_t*>(slot);
-        case ValueType::count: return *std::get<std::uint32_t*>(slot);
+        case ValueType::duration:
+            return static_cast<std::uint64_t>(std::get<Duration*>(slot)->count());
+        case ValueType::size:
+            return *std::get<std::size_t*>(slot);
+        case ValueType::count:
+            return *std::get<std::uint32_t*>(slot);
         case ValueType::string:
         case ValueType::host_port:
         case ValueType::host_port_list:
-        case ValueType::log_level: break;
+        case ValueType::log_level:
+            break;
     }
     return std::nullopt;
 }
 
 std::string format_bound(const Directive& d, std::uint64_t value) {
     switch (d.type) {
-        case ValueType::duration: return format_duration(Duration{static_cast<Duration::rep>(value)});
-        case ValueType::size: return format_size(value);
+        case ValueType::duration:
+            return format_duration(Duration{static_cast<Duration::rep>(value)});
+        case ValueType::size:
+            return format_size(value);
         case ValueType::count:
         case ValueType::string:
         case ValueType::host_port:
         case ValueType::host_port_list:
-        case ValueType::log_level: break;
+        case ValueType::log_level:
+            break;
     }
     return std::to_string(value);
 }
@@ -212,17 +228,27 @@ std::string describe_bounds(const Directive& d) {
     switch (d.type) {
         case ValueType::duration:
         case ValueType::size:
-        case ValueType::count: return range;
-        case ValueType::host_port: return "port " + range;
-        case ValueType::host_port_list: return "port " + range + ", at least one";
-        case ValueType::log_level: return level_list("|");
-        case ValueType::string: break;
+        case ValueType::count:
+            return range;
+        case ValueType::host_port:
+            return "port " + range;
+        case ValueType::host_port_list:
+            return "port " + range + ", at least one";
+        case ValueType::log_level:
+            return level_list("|");
+        case ValueType::string:
+            break;
     }
     std::string out;
     switch (d.rule) {
-        case StringRule::none: break;
-        case StringRule::printable: out = "printable ASCII, "; break;
-        case StringRule::mime_type: out = "type/subtype, "; break;
+        case StringRule::none:
+            break;
+        case StringRule::printable:
+            out = "printable ASCII, ";
+            break;
+        case StringRule::mime_type:
+            out = "type/subtype, ";
+            break;
     }
     return out + range + " bytes";
 }

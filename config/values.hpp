@@ -16,7 +16,8 @@ namespace rtmpt::config {
 
 // Parses `text` as the value of `d` (any type but host_port_list), checks it against the row's bounds
 // and rules, and stores it in `config`. Returns an error message, or nullopt when stored.
-[[nodiscard]] std::optional<std::string> assign_scalar(const Directive& d, std::string_view text, Config& config);
+[[nodiscard]] std::optional<std::string> assign_scalar(const Directive& d, std::string_view text,
+                                                       Config& config);
 
 // One address for a host_port or host_port_list directive: syntax, then the row's port bounds.
 [[nodiscard]] Parsed<HostPort> parse_address(const Directive& d, std::string_view text);

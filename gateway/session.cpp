@@ -186,6 +186,8 @@ void Session::on_backend_gone(bool connected_before, std::string detail) {
     // Sends waiting for backend room can go now: their bytes have nowhere to go.
     pump();
     release_held();
+    // Nothing left to deliver: end now rather than when the client next asks (or never does).
+    if (state_ == State::open && backend_.queued_in() == 0) end(*backend_end_, backend_detail_);
 }
 
 void Session::end(CloseReason reason, std::string_view detail) {

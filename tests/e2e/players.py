@@ -74,8 +74,15 @@ class Client:
         self._log.close()
 
     def describe(self):
+        """For failure reports: the command, how it ended, the tail of its log (without ffmpeg's line per
+        RTMPT request)."""
         state = "stopped by the test, " if self.killed else ""
-        return f"--- {self.label} ({state}rc={self.proc.poll()}): {' '.join(self.cmd)}\n{self.log_text()}"
+        text = self.log_text(tail=None)
+        lines = [ln for ln in text.splitlines() if "Opening 'http://" not in ln]
+        skipped = text.count("Opening 'http://")
+        note = f"[{skipped} 'Opening http://...' lines left out]\n" if skipped else ""
+        tail = "\n".join(lines)[-4000:]
+        return f"--- {self.label} ({state}rc={self.proc.poll()}): {' '.join(self.cmd)}\n{note}{tail}"
 
 
 def ffmpeg_player(label, url, workdir, extra_args=()):
@@ -97,6 +104,3 @@ def ffmpeg_publisher(label, clip, url, workdir, realtime=True, extra_args=()):
            "-i", clip, "-map", "0", "-c", "copy", *extra_args, "-f", "flv", url]
     return Client(label, cmd, workdir)
 
-
-# rtmpdump's exit codes: 0 complete, 2 "download may be incomplete" (what a live stream that stops gives).
-RTMPDUMP_OK = (0, 2)

@@ -12,6 +12,7 @@ this harness alone. --keep keeps the working directory (clip, outputs, client lo
 """
 import argparse
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -34,6 +35,8 @@ MIN_SHARE = 0.95          # each player must receive at least this share of the 
 READY_TIMEOUT = 20.0      # players connected (nginx logged their play)
 PUBLISH_SLACK = 40.0      # a -re publish may take this much longer than the clip
 PLAYER_EXIT_TIMEOUT = 60.0
+SESSION_END_TIMEOUT = 10.0
+SESSION_OPEN = re.compile(r"session open sid=(\S+)")
 
 
 class Scenario:
@@ -47,6 +50,7 @@ class Scenario:
         self.players = []       # (Client, kind, reference label or None)
         self.publisher = None
         self.problems = []
+        self.gw_log_start = len(test.gw.lines) if test.gw else 0
 
     def add_player(self, kind, label, url, compare_with=None):
         if kind == "ffmpeg":
@@ -77,15 +81,37 @@ class Scenario:
 
     def wait_players_exit(self):
         deadline = time.monotonic() + PLAYER_EXIT_TIMEOUT
-        for c, kind, _ in self.players:
+        for c, _, _ in self.players:
             rc = c.wait(max(0.0, deadline - time.monotonic()))
             if rc is None:
                 c.kill()
                 self.problems.append(f"{c.label} did not end within {PLAYER_EXIT_TIMEOUT}s of the publish end")
                 continue
-            ok = players.RTMPDUMP_OK if kind == "rtmpdump" else (0,)
-            if rc not in ok:
+            # 0 for rtmpdump too: nginx's NetStream.Play.Stop makes it report "Download complete"; 2 ("may
+            # be incomplete") means the connection ended without it, e.g. the tunnel closed too early.
+            if rc != 0:
                 self.problems.append(f"{c.label} exited with {rc}")
+
+    def check_gateway_sessions(self, expected):
+        """Every session this scenario opened ended (the clients closed them), and nothing was logged as a
+        warning or error meanwhile."""
+        gw = self.test.gw
+        if gw is None:
+            return
+        lines = gw.lines[self.gw_log_start:]
+        sids = [m.group(1) for m in map(SESSION_OPEN.search, lines) if m]
+        if len(sids) != expected:
+            self.problems.append(f"gateway opened {len(sids)} sessions, expected {expected}")
+        for sid in sids:
+            try:
+                gw.wait_for_log(r"session end sid=%s(\s|$)" % re.escape(sid), timeout=SESSION_END_TIMEOUT,
+                                start=self.gw_log_start)
+            except AssertionError:
+                self.problems.append(f"gateway session {sid} did not end within {SESSION_END_TIMEOUT}s "
+                                     "of its client")
+        bad = [line for line in gw.lines[self.gw_log_start:] if re.search(r"\s(warn|warning|error)\s", line)]
+        if bad:
+            self.problems.append("gateway logged:\n  " + "\n  ".join(bad[:20]))
 
     def check_outputs(self, lossy_publisher):
         published = self.test.published
@@ -212,11 +238,11 @@ class EndToEnd(unittest.TestCase):
         s.add_player("ffmpeg", "ffmpeg-direct", self.direct_url(s.name))
         s.add_player("rtmpdump", "rtmpdump-direct", self.direct_url(s.name))
         s.wait_players_connected()
-        if self.gw:
-            self.gw.wait_for_log(r"session open", timeout=1)  # the two RTMPT players opened sessions
-            self.assertGreaterEqual(self.sessions_opened() - sessions_before, 2)
+        if self.gw:  # the two RTMPT players have gateway sessions
+            self.assertGreaterEqual(self.sessions_opened() - sessions_before, 2, self.gw.log_text())
         s.publish(self.gw_url(s.name))
         s.wait_players_exit()
+        s.check_gateway_sessions(expected=3)  # two players and the publisher
         # ffmpeg's RTMPT publisher drops its last unsent batch (reference §8): a short tail may be lost.
         s.check_outputs(lossy_publisher=True)
         s.finish()
@@ -230,6 +256,7 @@ class EndToEnd(unittest.TestCase):
         s.wait_players_connected()
         s.publish(self.direct_url(s.name))
         s.wait_players_exit()
+        s.check_gateway_sessions(expected=2)
         s.check_outputs(lossy_publisher=False)
         s.finish()
 

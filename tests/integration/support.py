@@ -23,8 +23,9 @@ BINARY = os.environ.get("RTMPT_GATEWAY_BINARY")
 VERBOSE_LOG = os.environ.get("RTMPT_IT_SHOW_LOG") == "1"
 
 SID_RE = re.compile(r"[A-Za-z0-9_-]{22}")
+# Further key=value fields before "closing because" are tolerated (e.g. requests=N empty=N).
 SESSION_END_RE = (r"session end sid={sid} client=(?P<client>\S+) age=(?P<age>[0-9.]+)s "
-                  r"up=(?P<up>\d+) down=(?P<down>\d+) closing because: (?P<reason>.*)$")
+                  r"up=(?P<up>\d+) down=(?P<down>\d+) (?:[a-z_]+=\S+ )*closing because: (?P<reason>.*)$")
 UNKNOWN_SID = "AAAAAAAAAAAAAAAAAAAAAA"
 
 
@@ -68,12 +69,17 @@ class GatewayTestCase(unittest.TestCase):
             self.backend = backend if backend is not None else ScriptedBackend()
             self.addCleanup(self.backend.close)
             port = self.backend.port
+        self._problems_before = self._problem_count()
         self.gw = GatewayProcess(BINARY, gateway_yaml(port, **overrides))
         self.addCleanup(self._stop_gateway)
         return self.gw
 
+    def _problem_count(self):
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        return len(result.failures) + len(result.errors) if result is not None else 0
+
     def _stop_gateway(self):
-        failed = not getattr(self._outcome, "success", True)
+        failed = self._problem_count() > self._problems_before
         crashed = self.gw.proc.poll()
         log = self.gw.log_text()
         self.gw.stop()
@@ -129,6 +135,11 @@ class GatewayTestCase(unittest.TestCase):
         d = m.groupdict()
         d["up"], d["down"], d["age"] = int(d["up"]), int(d["down"]), float(d["age"])
         return d
+
+    def assertReason(self, end, reason):
+        """The `closing because` reason of a session end; a ": detail" suffix is tolerated."""
+        self.assertTrue(end["reason"] == reason or end["reason"].startswith(reason + ": "),
+                        f"session ended because {end['reason']!r}, expected {reason!r}")
 
     def drain(self, session, n, conn=None, limit=None, timeout=10.0, max_body=None):
         """Idles until `n` backend bytes were received; returns (data, replies). Checks every reply."""

@@ -111,6 +111,16 @@ class KeepAliveTest(GatewayTestCase):
         conn3 = self.connect()
         self.assertReply(conn3.request(f"/idle/{sid}/1", b"\x00"))
 
+    def test_keepalive_timeout_closes_quiet_connection_not_session(self):
+        self.start(http__keepalive_timeout=q("1s"), session__idle_hold=q("0ms"))
+        conn = self.connect()
+        s = self.open(conn)
+        self.assertReply(s.idle())
+        self.assertTrue(conn.wait_closed(4.0), "quiet keep-alive connection not closed after http.keepalive_timeout")
+        # The session outlives its connection.
+        self.assertReply(s.idle(conn=self.connect()))
+        self.assertFalse(self.backend.wait_for_connection().eof)
+
     def test_http11_connection_serves_many_requests(self):
         self.start(session__idle_hold=q("0ms"))
         conn = self.connect()

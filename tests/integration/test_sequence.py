@@ -105,7 +105,7 @@ class WindowTest(GatewayTestCase):
         r = self.connect().request(f"/send/{s.sid}/10", b"y")
         self.assertError(r, 400)
         end = self.wait_session_end(s.sid)
-        self.assertEqual(end["reason"], "sequence out of window")
+        self.assertReason(end, "sequence out of window")
         self.assertEqual(end["up"], 1)
         backend.wait_for_eof()
         self.assertEqual(backend.data(), b"x")
@@ -119,7 +119,7 @@ class WindowTest(GatewayTestCase):
             self.assertReply(s.idle())
         # Next expected is 20.
         self.assertError(a.request(f"/idle/{s.sid}/100", b"\x00"), 400)
-        self.assertEqual(self.wait_session_end(s.sid)["reason"], "sequence out of window")
+        self.assertReason(self.wait_session_end(s.sid), "sequence out of window")
         self.backend.wait_for_connection().wait_for_eof()
         self.assertError(a.request(f"/idle/{s.sid}/20", b"\x00"), 404)
 

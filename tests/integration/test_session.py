@@ -37,12 +37,18 @@ class BackendRefusedTest(GatewayTestCase):
         self.start(refused=True)
         conn = self.connect()
         s = self.open(conn)
+        self.assertError(s.send(b"\x03" + bytes(1536)), 404)
         end = self.wait_session_end(s.sid)
         self.assertTrue(end["reason"].startswith("backend connect failed: ") and
                         len(end["reason"]) > len("backend connect failed: "), end["reason"])
         self.assertEqual((end["up"], end["down"]), (0, 0))
-        self.assertError(s.send(b"\x03" + bytes(1536)), 404)
         self.assertError(self.connect().request(f"/idle/{s.sid}/1", b"\x00"), 404)
+
+    def test_idle_after_open_gets_404(self):
+        self.start(refused=True)
+        s = self.open()
+        self.assertError(s.idle(), 404)
+        self.assertRegex(self.wait_session_end(s.sid)["reason"], r"^backend connect failed: .")
 
 
 class BackendClosesTest(GatewayTestCase):
@@ -77,9 +83,21 @@ class BackendClosesTest(GatewayTestCase):
         self.start(backend=ScriptedBackend(close_after=1), session__idle_hold=q("0ms"))
         s = self.open()
         self.assertReply(s.send(b"!"))
+        backend = self.backend.wait_for_connection()
+        backend.wait_for_bytes(1)
+        deadline = time.monotonic() + 5
+        while True:
+            self.assertLess(time.monotonic(), deadline, "no 404 after the backend closed")
+            r = s.idle()
+            if r.status != 200:
+                break
+            self.assertReply(r)
+            self.assertEqual(r.data, b"")
+        self.assertError(r, 404)
         end = self.wait_session_end(s.sid)
         self.assertEqual(end["reason"], "backend closed")
-        self.assertError(s.idle(), 404)
+        self.assertEqual((end["up"], end["down"]), (1, 0))
+        backend.wait_for_eof()
 
 
 class IdleReapTest(GatewayTestCase):

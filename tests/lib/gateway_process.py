@@ -71,6 +71,7 @@ class GatewayProcess:
                 self.proc.kill()
                 self.proc.wait(timeout)
         self._reader.join(timeout)
+        self.proc.stderr.close()
         self._dir.cleanup()
         return self.proc.returncode
 

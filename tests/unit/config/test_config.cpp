@@ -2,10 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 #include "config/config.hpp"
@@ -16,7 +16,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-[[nodiscard]] LoadResult load(std::string_view yaml) { return load_string(yaml, "test.yaml"); }
+[[nodiscard]] LoadResult load(std::string_view yaml) {
+    return load_string(yaml, "test.yaml");
+}
 
 // Every error of a load, formatted: the exact text a user would see.
 [[nodiscard]] std::vector<std::string> errors_of(std::string_view yaml) {
@@ -36,7 +38,7 @@ namespace {
 
 // A file removed when the test ends.
 class TempFile {
-public:
+  public:
     explicit TempFile(std::string_view contents) {
         static int counter = 0;
         path_ = std::filesystem::temp_directory_path() /
@@ -48,7 +50,7 @@ public:
     TempFile& operator=(const TempFile&) = delete;
     [[nodiscard]] std::string path() const { return path_.string(); }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 
@@ -74,8 +76,8 @@ TEST_CASE("defaults") {
 }
 
 TEST_CASE("an empty file, or one with only comments, gives the defaults") {
-    for (const char* yaml : {"", "\n\n", "# nothing here\n  # indented comment\n", "---\n", "--- # c\n...\n", "~\n",
-                             "null\n"}) {
+    for (const char* yaml :
+         {"", "\n\n", "# nothing here\n  # indented comment\n", "---\n", "--- # c\n...\n", "~\n", "null\n"}) {
         CAPTURE(yaml);
         CHECK(loaded(yaml) == Config{});
     }
@@ -154,15 +156,20 @@ TEST_CASE("unknown keys, top level and nested") {
     CHECK(errors_of("log:\n  level: info\n  colour: red\n") ==
           std::vector<std::string>{"test.yaml:3: log.colour: unknown key"});
     CHECK(errors_of("session:\n  idle_timout: 5s\n") ==
-          std::vector<std::string>{"test.yaml:2: session.idle_timout: unknown key (did you mean session.idle_timeout?)"});
+          std::vector<std::string>{
+              "test.yaml:2: session.idle_timout: unknown key (did you mean session.idle_timeout?)"});
     CHECK(errors_of("\n\nidle_timeout: 5s\n") ==
-          std::vector<std::string>{"test.yaml:3: idle_timeout: unknown key (did you mean session.idle_timeout?)"});
+          std::vector<std::string>{
+              "test.yaml:3: idle_timeout: unknown key (did you mean session.idle_timeout?)"});
     // An unknown section is reported once, not once per key inside it.
-    CHECK(errors_of("extras:\n  a: 1\n  b: 2\n") == std::vector<std::string>{"test.yaml:1: extras: unknown key"});
+    CHECK(errors_of("extras:\n  a: 1\n  b: 2\n") ==
+          std::vector<std::string>{"test.yaml:1: extras: unknown key"});
     CHECK(errors_of("backend.address: 1.2.3.4:5\n") ==
-          std::vector<std::string>{"test.yaml:1: backend.address: unknown key (write nested maps, not dotted names)"});
+          std::vector<std::string>{
+              "test.yaml:1: backend.address: unknown key (write nested maps, not dotted names)"});
     CHECK(errors_of("session:\n  a.b: 1\n") ==
-          std::vector<std::string>{"test.yaml:2: session.a.b: unknown key (write nested maps, not dotted names)"});
+          std::vector<std::string>{
+              "test.yaml:2: session.a.b: unknown key (write nested maps, not dotted names)"});
 }
 
 TEST_CASE("wrong types") {
@@ -181,9 +188,10 @@ TEST_CASE("wrong types") {
           std::vector<std::string>{"test.yaml:1: listen: expected a host:port list, got a map"});
     CHECK(errors_of("log:\n  level: {a: 1}\n") ==
           std::vector<std::string>{"test.yaml:2: log.level: expected a log level, got a map"});
-    CHECK(errors_of("\nsession: 5\n") ==
-          std::vector<std::string>{"test.yaml:2: session: expected a map of keys (idle_timeout, max_sessions, "
-                                   "reply_max_bytes, queue_max_bytes, idle_hold), got a value"});
+    CHECK(
+        errors_of("\nsession: 5\n") ==
+        std::vector<std::string>{"test.yaml:2: session: expected a map of keys (idle_timeout, max_sessions, "
+                                 "reply_max_bytes, queue_max_bytes, idle_hold), got a value"});
     CHECK(errors_of("log: [debug]\n") ==
           std::vector<std::string>{"test.yaml:1: log: expected a map of keys (level), got a list"});
     CHECK(errors_of("? [a, b]\n: 1\n") ==
@@ -204,8 +212,9 @@ TEST_CASE("bad values: duration, size, count, log level, out of range") {
           std::vector<std::string>{
               "test.yaml:2: session.idle_timeout: expected a duration like 500ms, 30s, 5m, 1h, got \"abc\""});
     CHECK(errors_of("session:\n  idle_timeout: 30\n") ==
-          std::vector<std::string>{"test.yaml:2: session.idle_timeout: expected a duration like 500ms, 30s, 5m, 1h "
-                                   "(a number needs a unit), got \"30\""});
+          std::vector<std::string>{
+              "test.yaml:2: session.idle_timeout: expected a duration like 500ms, 30s, 5m, 1h "
+              "(a number needs a unit), got \"30\""});
     CHECK(errors_of("session:\n  idle_timeout: 0s\n") ==
           std::vector<std::string>{"test.yaml:2: session.idle_timeout: must be between 1s and 24h, got 0s"});
     CHECK(errors_of("http:\n  max_body_bytes: 1.5MiB\n") ==
@@ -217,15 +226,17 @@ TEST_CASE("bad values: duration, size, count, log level, out of range") {
     CHECK(errors_of("session:\n  max_sessions: -5\n") ==
           std::vector<std::string>{"test.yaml:2: session.max_sessions: expected a whole number, got \"-5\""});
     CHECK(errors_of("session:\n  max_sessions: 1000001\n") ==
-          std::vector<std::string>{"test.yaml:2: session.max_sessions: must be between 1 and 1000000, got 1000001"});
+          std::vector<std::string>{
+              "test.yaml:2: session.max_sessions: must be between 1 and 1000000, got 1000001"});
     CHECK(errors_of("log:\n  level: loud\n") ==
           std::vector<std::string>{
               "test.yaml:2: log.level: expected one of debug, info, warn, error, got \"loud\""});
     CHECK(errors_of("http:\n  mime_type: \"\"\n") ==
           std::vector<std::string>{"test.yaml:2: http.mime_type: must not be empty"});
     CHECK(errors_of("http:\n  ident2: \"a\\r\\nb\"\n") ==
-          std::vector<std::string>{"test.yaml:2: http.ident2: must be printable ASCII, without control characters "
-                                   "such as CR or LF"});
+          std::vector<std::string>{
+              "test.yaml:2: http.ident2: must be printable ASCII, without control characters "
+              "such as CR or LF"});
     // A value on the line after its key is reported at the value's line.
     CHECK(errors_of("session:\n  idle_hold:\n    6s\n") ==
           std::vector<std::string>{"test.yaml:3: session.idle_hold: must be between 0s and 5s, got 6s"});
@@ -245,14 +256,17 @@ TEST_CASE("bad host:port") {
 }
 
 TEST_CASE("listen list errors name the item") {
-    CHECK(errors_of("listen: []\n") == std::vector<std::string>{"test.yaml:1: listen: must list at least one address"});
+    CHECK(errors_of("listen: []\n") ==
+          std::vector<std::string>{"test.yaml:1: listen: must list at least one address"});
     CHECK(errors_of("listen:\n  - 0.0.0.0:80\n  - 300.0.0.1:80\n  - [a, b]\n  - \"[::]:80\"\n") ==
           std::vector<std::string>{"test.yaml:3: listen[1]: invalid IPv4 address \"300.0.0.1\"",
                                    "test.yaml:4: listen[2]: expected a host:port, got a list"});
     CHECK(errors_of("listen:\n  - 0.0.0.0:80\n  - \"[::]:80\"\n  - 0.0.0.0:80\n") ==
-          std::vector<std::string>{"test.yaml:4: listen[2]: duplicate address \"0.0.0.0:80\" (first at line 2)"});
+          std::vector<std::string>{
+              "test.yaml:4: listen[2]: duplicate address \"0.0.0.0:80\" (first at line 2)"});
     CHECK(errors_of("listen:\n  - Example.org:80\n  - example.ORG:80\n") ==
-          std::vector<std::string>{"test.yaml:3: listen[1]: duplicate address \"example.ORG:80\" (first at line 2)"});
+          std::vector<std::string>{
+              "test.yaml:3: listen[1]: duplicate address \"example.ORG:80\" (first at line 2)"});
 }
 
 TEST_CASE("duplicate keys") {
@@ -271,7 +285,8 @@ TEST_CASE("invalid YAML syntax") {
     CHECK(r.errors[0].line >= 2);
     CHECK(r.errors[0].message.starts_with("invalid YAML: "));
 
-    CHECK(errors_of("a: 1\n  b: 2\n") == std::vector<std::string>{"test.yaml:2: invalid YAML: illegal map value"});
+    CHECK(errors_of("a: 1\n  b: 2\n") ==
+          std::vector<std::string>{"test.yaml:2: invalid YAML: illegal map value"});
     CHECK(errors_of("a: \"\\\xff\"\n") ==
           std::vector<std::string>{"test.yaml:1: invalid YAML: unknown escape character: \\xff"});
     CHECK(errors_of("log:\n  level: *nope\n") ==
@@ -285,7 +300,8 @@ TEST_CASE("more than one YAML document") {
           std::vector<std::string>{"test.yaml:4: expected one YAML document, found 2"});
     // The first document is still checked.
     CHECK(errors_of("colour: 1\n---\n{}\n") ==
-          std::vector<std::string>{"test.yaml:3: expected one YAML document, found 2", "test.yaml:1: colour: unknown key"});
+          std::vector<std::string>{"test.yaml:1: colour: unknown key",
+                                   "test.yaml:3: expected one YAML document, found 2"});
 }
 
 TEST_CASE("all errors of a file are reported in one run, in file order") {
@@ -303,36 +319,51 @@ colour: blue
 log:
   level: chatty
 )") == std::vector<std::string>{
-               "test.yaml:1: listen[1]: expected host:port like 127.0.0.1:1935 or [::1]:1935, got \"bad\"",
-               "test.yaml:3: backend.address: port must be between 1 and 65535, got 0",
-               "test.yaml:4: backend.connect_timeout: expected a duration like 500ms, 30s, 5m, 1h (a number needs a "
-               "unit), got \"1\"",
-               "test.yaml:5: backend.timeout: unknown key",
-               "test.yaml:7: session.idle_timeout: must be between 1s and 24h, got 25h",
-               "test.yaml:8: session.max_sessions: expected a whole number, got \"lots\"",
-               "test.yaml:10: http.mime_type: expected a MIME type like application/x-fcs, got \"text\"",
-               "test.yaml:11: colour: unknown key",
-               "test.yaml:13: log.level: expected one of debug, info, warn, error, got \"chatty\"",
-           });
+           "test.yaml:1: listen[1]: expected host:port like 127.0.0.1:1935 or [::1]:1935, got \"bad\"",
+           "test.yaml:3: backend.address: port must be between 1 and 65535, got 0",
+           "test.yaml:4: backend.connect_timeout: expected a duration like 500ms, 30s, 5m, 1h (a number "
+           "needs a "
+           "unit), got \"1\"",
+           "test.yaml:5: backend.timeout: unknown key",
+           "test.yaml:7: session.idle_timeout: must be between 1s and 24h, got 25h",
+           "test.yaml:8: session.max_sessions: expected a whole number, got \"lots\"",
+           "test.yaml:10: http.mime_type: expected a MIME type like application/x-fcs, got \"text\"",
+           "test.yaml:11: colour: unknown key",
+           "test.yaml:13: log.level: expected one of debug, info, warn, error, got \"chatty\"",
+       });
 }
 
 TEST_CASE("cross-key check: queue_max_bytes >= reply_max_bytes") {
     const std::string why = ": a reply is taken from the queue, so the queue must be able to hold one";
     // Both written: the queue is blamed.
     CHECK(errors_of("session:\n  reply_max_bytes: 64KiB\n  queue_max_bytes: 32KiB\n") ==
-          std::vector<std::string>{"test.yaml:3: session.queue_max_bytes: must be at least session.reply_max_bytes "
-                                   "(64KiB), got 32KiB" + why});
+          std::vector<std::string>{
+              "test.yaml:3: session.queue_max_bytes: must be at least session.reply_max_bytes "
+              "(64KiB), got 32KiB" +
+              why});
     // Only the queue written, below the default reply size.
     CHECK(errors_of("session:\n  queue_max_bytes: 16KiB\n") ==
-          std::vector<std::string>{"test.yaml:2: session.queue_max_bytes: must be at least session.reply_max_bytes "
-                                   "(64KiB), got 16KiB" + why});
+          std::vector<std::string>{
+              "test.yaml:2: session.queue_max_bytes: must be at least session.reply_max_bytes "
+              "(64KiB), got 16KiB" +
+              why});
     // Only the reply written, above the default queue size: the reply is blamed, where it was written.
     CHECK(errors_of("\nsession:\n  reply_max_bytes: 2MiB\n") ==
-          std::vector<std::string>{"test.yaml:3: session.reply_max_bytes: must be at most session.queue_max_bytes "
-                                   "(1MiB), got 2MiB" + why});
+          std::vector<std::string>{
+              "test.yaml:3: session.reply_max_bytes: must be at most session.queue_max_bytes "
+              "(1MiB), got 2MiB" +
+              why});
     // Equal is fine.
     CHECK(loaded("session:\n  reply_max_bytes: 1MiB\n").session.reply_max_bytes == 1024u * 1024);
-    CHECK(loaded("session:\n  reply_max_bytes: 8KiB\n  queue_max_bytes: 8KiB\n").session.queue_max_bytes == 8192u);
+    CHECK(loaded("session:\n  reply_max_bytes: 8KiB\n  queue_max_bytes: 8KiB\n").session.queue_max_bytes ==
+          8192u);
+}
+
+TEST_CASE("cross-key errors take their place in file order") {
+    const auto errors = errors_of("session:\n  queue_max_bytes: 16KiB\nlog:\n  level: loud\n");
+    REQUIRE(errors.size() == 2);
+    CHECK(errors[0].starts_with("test.yaml:2: session.queue_max_bytes: must be at least"));
+    CHECK(errors[1].starts_with("test.yaml:4: log.level: "));
 }
 
 TEST_CASE("cross-key check is skipped when a side was already rejected") {
@@ -340,9 +371,11 @@ TEST_CASE("cross-key check is skipped when a side was already rejected") {
           std::vector<std::string>{
               "test.yaml:2: session.reply_max_bytes: expected a size like 512, 64KiB, 20MB, got \"huge\""});
     CHECK(errors_of("session:\n  reply_max_bytes: 16MiB\n  queue_max_bytes: 2GiB\n") ==
-          std::vector<std::string>{"test.yaml:3: session.queue_max_bytes: must be between 4KiB and 1GiB, got 2GiB"});
-    CHECK(errors_of("session:\n  reply_max_bytes: 16MiB\n  queue_max_bytes: 16KiB\n  queue_max_bytes: 16KiB\n")
-              .size() == 1);  // the duplicate only; the first value is not compared
+          std::vector<std::string>{
+              "test.yaml:3: session.queue_max_bytes: must be between 4KiB and 1GiB, got 2GiB"});
+    CHECK(
+        errors_of("session:\n  reply_max_bytes: 16MiB\n  queue_max_bytes: 16KiB\n  queue_max_bytes: 16KiB\n")
+            .size() == 1);  // the duplicate only; the first value is not compared
     CHECK(errors_of("session: [1]\n").size() == 1);
 }
 
@@ -350,9 +383,9 @@ TEST_CASE("load_string never throws, whatever the input") {
     const std::string deep_flow(100'000, '[');
     std::string deep_block;
     for (int i = 0; i < 2000; ++i) deep_block += std::string(static_cast<std::size_t>(i), ' ') + "a:\n";
-    for (const std::string& yaml : {std::string("{"), std::string("\0\xff\xfe", 3),
-                                    std::string("%YAML 9.9\n---\na: 1\n"), std::string("!!binary x: y\n"),
-                                    std::string("&a [*a]\n"), deep_flow, deep_block}) {
+    for (const std::string& yaml :
+         {std::string("{"), std::string("\0\xff\xfe", 3), std::string("%YAML 9.9\n---\na: 1\n"),
+          std::string("!!binary x: y\n"), std::string("&a [*a]\n"), deep_flow, deep_block}) {
         LoadResult r;
         CHECK_NOTHROW(r = load(yaml));
         CHECK_FALSE(r.config);
@@ -362,7 +395,8 @@ TEST_CASE("load_string never throws, whatever the input") {
 }
 
 TEST_CASE("format_error") {
-    CHECK(format_error({"a.yaml", 3, "session.idle_timeout", "bad"}) == "a.yaml:3: session.idle_timeout: bad");
+    CHECK(format_error({"a.yaml", 3, "session.idle_timeout", "bad"}) ==
+          "a.yaml:3: session.idle_timeout: bad");
     CHECK(format_error({"a.yaml", 3, "", "bad"}) == "a.yaml:3: bad");
     CHECK(format_error({"a.yaml", 0, "", "cannot open"}) == "a.yaml: cannot open");
     CHECK(format_error({"a.yaml", 0, "listen", "x"}) == "a.yaml: listen: x");
@@ -388,7 +422,8 @@ TEST_CASE("load_file: reads, names the file in errors") {
 TEST_CASE("load_file: files that cannot be read") {
     const LoadResult missing = load_file("/nonexistent/rtmpt-gateway.yaml");
     REQUIRE(missing.errors.size() == 1);
-    CHECK(format_error(missing.errors[0]) == "/nonexistent/rtmpt-gateway.yaml: cannot open: No such file or directory");
+    CHECK(format_error(missing.errors[0]) ==
+          "/nonexistent/rtmpt-gateway.yaml: cannot open: No such file or directory");
     CHECK_FALSE(missing.config);
 
     const std::string dir = std::filesystem::temp_directory_path().string();

@@ -16,13 +16,20 @@ namespace {
 [[nodiscard]] bool slot_matches(const Directive& d, Config& c) {
     const Slot slot = d.slot(c);
     switch (d.type) {
-        case ValueType::duration: return std::holds_alternative<Duration*>(slot);
-        case ValueType::size: return std::holds_alternative<std::size_t*>(slot);
-        case ValueType::count: return std::holds_alternative<std::uint32_t*>(slot);
-        case ValueType::string: return std::holds_alternative<std::string*>(slot);
-        case ValueType::host_port: return std::holds_alternative<HostPort*>(slot);
-        case ValueType::host_port_list: return std::holds_alternative<std::vector<HostPort>*>(slot);
-        case ValueType::log_level: return std::holds_alternative<LogLevel*>(slot);
+        case ValueType::duration:
+            return std::holds_alternative<Duration*>(slot);
+        case ValueType::size:
+            return std::holds_alternative<std::size_t*>(slot);
+        case ValueType::count:
+            return std::holds_alternative<std::uint32_t*>(slot);
+        case ValueType::string:
+            return std::holds_alternative<std::string*>(slot);
+        case ValueType::host_port:
+            return std::holds_alternative<HostPort*>(slot);
+        case ValueType::host_port_list:
+            return std::holds_alternative<std::vector<HostPort>*>(slot);
+        case ValueType::log_level:
+            return std::holds_alternative<LogLevel*>(slot);
     }
     return false;
 }
@@ -30,13 +37,18 @@ namespace {
 // The largest value the field behind `d` can hold, in the unit of the bounds.
 [[nodiscard]] std::uint64_t field_max(const Directive& d) {
     switch (d.type) {
-        case ValueType::duration: return static_cast<std::uint64_t>(std::numeric_limits<Duration::rep>::max());
-        case ValueType::size: return std::numeric_limits<std::size_t>::max();
-        case ValueType::count: return std::numeric_limits<std::uint32_t>::max();
+        case ValueType::duration:
+            return static_cast<std::uint64_t>(std::numeric_limits<Duration::rep>::max());
+        case ValueType::size:
+            return std::numeric_limits<std::size_t>::max();
+        case ValueType::count:
+            return std::numeric_limits<std::uint32_t>::max();
         case ValueType::host_port:
-        case ValueType::host_port_list: return 65535;
+        case ValueType::host_port_list:
+            return 65535;
         case ValueType::string:
-        case ValueType::log_level: break;
+        case ValueType::log_level:
+            break;
     }
     return std::numeric_limits<std::uint64_t>::max();
 }
@@ -49,7 +61,8 @@ TEST_CASE("directive names are unique, dotted lowercase, and never both a key an
         CAPTURE(d.name);
         CHECK(names.insert(d.name).second);
         CHECK_FALSE(d.name.empty());
-        for (char c : d.name) CHECK(((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.'));
+        for (char c : d.name)
+            CHECK(((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.'));
         CHECK_FALSE(is_section(d.name));
         CHECK_FALSE(d.help.empty());
         CHECK(find_directive(d.name) == &d);

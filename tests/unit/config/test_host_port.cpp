@@ -14,13 +14,14 @@ TEST_CASE("parse_host_port: IPv4, names, IPv6") {
         const char* host;
         std::uint16_t port;
     };
-    for (const Case& c : {Case{"0.0.0.0:80", "0.0.0.0", 80}, Case{"127.0.0.1:1935", "127.0.0.1", 1935},
-                          Case{"localhost:0", "localhost", 0}, Case{"Backend-1.example.org:65535", "Backend-1.example.org", 65535},
-                          Case{"a:1", "a", 1}, Case{"1a.example:8080", "1a.example", 8080},
-                          Case{"[::1]:8080", "::1", 8080}, Case{"[::]:80", "::", 80},
-                          Case{"[2001:db8::1]:1935", "2001:db8::1", 1935},
-                          Case{"[::ffff:192.0.2.1]:1", "::ffff:192.0.2.1", 1},
-                          Case{"[fe80::1%eth0]:80", "fe80::1%eth0", 80}, Case{"127.0.0.1:00080", "127.0.0.1", 80}}) {
+    for (const Case& c :
+         {Case{"0.0.0.0:80", "0.0.0.0", 80}, Case{"127.0.0.1:1935", "127.0.0.1", 1935},
+          Case{"localhost:0", "localhost", 0},
+          Case{"Backend-1.example.org:65535", "Backend-1.example.org", 65535}, Case{"a:1", "a", 1},
+          Case{"1a.example:8080", "1a.example", 8080}, Case{"[::1]:8080", "::1", 8080},
+          Case{"[::]:80", "::", 80}, Case{"[2001:db8::1]:1935", "2001:db8::1", 1935},
+          Case{"[::ffff:192.0.2.1]:1", "::ffff:192.0.2.1", 1}, Case{"[fe80::1%eth0]:80", "fe80::1%eth0", 80},
+          Case{"127.0.0.1:00080", "127.0.0.1", 80}}) {
         CAPTURE(c.text);
         const auto parsed = parse_host_port(c.text);
         REQUIRE(parsed.value);
@@ -45,7 +46,8 @@ TEST_CASE("parse_host_port: shape errors") {
 
 TEST_CASE("parse_host_port: host errors") {
     CHECK(parse_host_port(":80").error == "missing host before ':'");
-    CHECK(parse_host_port("::1:80").error == "an IPv6 address needs brackets, like [::1]:1935, got \"::1:80\"");
+    CHECK(parse_host_port("::1:80").error ==
+          "an IPv6 address needs brackets, like [::1]:1935, got \"::1:80\"");
     CHECK(parse_host_port("300.1.1.1:80").error == "invalid IPv4 address \"300.1.1.1\"");
     CHECK(parse_host_port("1.2.3:80").error == "invalid IPv4 address \"1.2.3\"");
     CHECK(parse_host_port("[1.2.3.4]:80").error == "invalid IPv6 address \"1.2.3.4\"");

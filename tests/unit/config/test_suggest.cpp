@@ -27,6 +27,6 @@ TEST_CASE("suggest_key: nothing close") {
     CHECK_FALSE(suggest_key("colour"));
     CHECK_FALSE(suggest_key("session.colour"));
     CHECK_FALSE(suggest_key("x"));
-    CHECK_FALSE(suggest_key("ab"));       // two edits from "log": too short to guess
+    CHECK_FALSE(suggest_key("ab"));           // two edits from "log": too short to guess
     CHECK_FALSE(suggest_key("nosuch.idel"));  // no section of that name
 }

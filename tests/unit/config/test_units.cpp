@@ -33,8 +33,8 @@ TEST_CASE("parse_duration: a bare 0 needs no unit, any other number does") {
 }
 
 TEST_CASE("parse_duration rejects garbage") {
-    for (const char* text : {"", "abc", "s", "ms", "30 s", " 30s", "30s ", "30S", "1.5s", "-1s", "+1s", "30sec",
-                             "1d", "30x", "1h30m", "0x10s"}) {
+    for (const char* text : {"", "abc", "s", "ms", "30 s", " 30s", "30s ", "30S", "1.5s", "-1s", "+1s",
+                             "30sec", "1d", "30x", "1h30m", "0x10s"}) {
         CAPTURE(text);
         const auto parsed = parse_duration(text);
         CHECK_FALSE(parsed.value);
@@ -46,7 +46,8 @@ TEST_CASE("parse_duration overflow") {
     // Milliseconds are held in a signed 64-bit count.
     const auto max_ms = std::to_string(std::numeric_limits<std::int64_t>::max());
     CHECK(parse_duration(max_ms + "ms").value == Duration{std::numeric_limits<std::int64_t>::max()});
-    CHECK(parse_duration("9223372036854775808ms").error == "duration is too large, got \"9223372036854775808ms\"");
+    CHECK(parse_duration("9223372036854775808ms").error ==
+          "duration is too large, got \"9223372036854775808ms\"");
     CHECK(parse_duration("9223372036854776h").error == "duration is too large, got \"9223372036854776h\"");
     CHECK_FALSE(parse_duration("99999999999999999999999s").value);
     CHECK(parse_duration("99999999999999999999999s").error.starts_with("duration is too large"));
@@ -70,8 +71,8 @@ TEST_CASE("parse_size accepts every unit") {
 }
 
 TEST_CASE("parse_size rejects garbage") {
-    for (const char* text : {"", "abc", "KiB", "1K", "1k", "1kb", "1Kib", "1 KiB", "1.5MiB", "-1", "1EiB", "1MiBs",
-                             " 1"}) {
+    for (const char* text :
+         {"", "abc", "KiB", "1K", "1k", "1kb", "1Kib", "1 KiB", "1.5MiB", "-1", "1EiB", "1MiBs", " 1"}) {
         CAPTURE(text);
         const auto parsed = parse_size(text);
         CHECK_FALSE(parsed.value);

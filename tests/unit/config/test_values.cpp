@@ -80,8 +80,10 @@ TEST_CASE("assign_scalar: out of range") {
 }
 
 TEST_CASE("assign_scalar: unparsable values carry the unit parser's message") {
-    CHECK(error_of("session.idle_timeout", "abc") == "expected a duration like 500ms, 30s, 5m, 1h, got \"abc\"");
-    CHECK(error_of("session.reply_max_bytes", "lots") == "expected a size like 512, 64KiB, 20MB, got \"lots\"");
+    CHECK(error_of("session.idle_timeout", "abc") ==
+          "expected a duration like 500ms, 30s, 5m, 1h, got \"abc\"");
+    CHECK(error_of("session.reply_max_bytes", "lots") ==
+          "expected a size like 512, 64KiB, 20MB, got \"lots\"");
     CHECK(error_of("session.max_sessions", "many") == "expected a whole number, got \"many\"");
     CHECK(error_of("backend.address", "nowhere") ==
           "expected host:port like 127.0.0.1:1935 or [::1]:1935, got \"nowhere\"");
