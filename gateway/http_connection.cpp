@@ -174,8 +174,9 @@ void HttpConnection::refuse(HttpStatus status, std::string_view why) {
 
 void HttpConnection::flush_ready_replies() {
     while (!replies_.empty() && replies_.front()->filled()) {
-        const std::string response = replies_.front()->take_response();
+        std::string response = replies_.front()->take_response();
         replies_.pop_front();
+        if (state_ == State::draining && replies_.empty()) response = proto::mark_connection_close(std::move(response));
         bufferevent_write(bev_.get(), response.data(), response.size());
     }
     if (state_ == State::paused && replies_.size() < kMaxOutstanding) {

@@ -16,6 +16,16 @@ std::string_view reason_phrase(HttpStatus status) {
     return "Internal Server Error";
 }
 
+std::string mark_connection_close(std::string response) {
+    static constexpr std::string_view kKeepAlive = "\r\nConnection: Keep-Alive\r\n";
+    static constexpr std::string_view kClose = "\r\nConnection: close\r\n";
+    const auto header_end = response.find("\r\n\r\n");
+    const auto at = response.find(kKeepAlive);
+    if (at == std::string::npos || at > header_end) return response;
+    response.replace(at, kKeepAlive.size(), kClose);
+    return response;
+}
+
 std::string ReplyBuilder::build(HttpStatus status, std::string_view content_type, std::string_view body,
                                 bool close) const {
     std::string out;

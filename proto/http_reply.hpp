@@ -23,6 +23,11 @@ enum class HttpStatus {
 
 [[nodiscard]] std::string_view reason_phrase(HttpStatus status);
 
+// Turns a keep-alive reply into the last one on its connection: the client asked to close
+// (HTTP/1.0 without keep-alive, or "Connection: close"), so the reply must not promise otherwise.
+// Replies built by ReplyBuilder only; anything else is returned unchanged.
+[[nodiscard]] std::string mark_connection_close(std::string response);
+
 class ReplyBuilder {
 public:
     ReplyBuilder(std::string server_token, std::string tunnel_mime_type)

@@ -41,9 +41,13 @@ def project_version():
 VERSION = project_version()
 
 
-def expected_ok_head(content_length):
-    """The byte-exact header block of every successful RTMPT reply (FMS order, librtmp-safe)."""
-    return (f"HTTP/1.1 200 OK\r\nCache-Control: no-cache\r\nConnection: Keep-Alive\r\n"
+def expected_ok_head(content_length, last_on_connection=False):
+    """The byte-exact header block of every successful RTMPT reply (FMS order, librtmp-safe).
+
+    The last reply on a connection the client asked to close says "Connection: close" instead.
+    """
+    connection = "close" if last_on_connection else "Keep-Alive"
+    return (f"HTTP/1.1 200 OK\r\nCache-Control: no-cache\r\nConnection: {connection}\r\n"
             f"Content-Length: {content_length}\r\nServer: rtmpt-gateway/{VERSION}\r\n"
             f"Content-Type: application/x-fcs\r\n\r\n").encode()
 
@@ -95,16 +99,16 @@ class GatewayTestCase(unittest.TestCase):
 
     # --- assertions
 
-    def assertOk(self, resp, body=None, msg=None):
+    def assertOk(self, resp, body=None, msg=None, last_on_connection=False):
         """A successful RTMPT reply: byte-exact header block, and the body if given."""
-        self.assertEqual(resp.head, expected_ok_head(len(resp.body)),
+        self.assertEqual(resp.head, expected_ok_head(len(resp.body), last_on_connection),
                          msg or f"reply header block is not the fixed 200 block: {resp!r}")
         if body is not None:
             self.assertEqual(resp.body, body, msg)
 
-    def assertReply(self, resp, msg=None):
+    def assertReply(self, resp, msg=None, last_on_connection=False):
         """A send/idle reply: the fixed 200 block and a body of polling byte + data."""
-        self.assertOk(resp, msg=msg)
+        self.assertOk(resp, msg=msg, last_on_connection=last_on_connection)
         self.assertGreaterEqual(len(resp.body), 1, msg or "send/idle reply without a polling byte")
 
     def assertError(self, resp, status, msg=None):

@@ -31,6 +31,17 @@ TEST_CASE("text and error replies") {
     CHECK(c.find("Connection: close\r\n") != std::string::npos);
 }
 
+TEST_CASE("the last reply on a closing connection says so") {
+    const ReplyBuilder b("s", "application/x-fcs");
+    const std::string closed = mark_connection_close(b.tunnel("Connection: Keep-Alive\r\n"));
+    CHECK(closed.find("\r\nConnection: close\r\nContent-Length: 24\r\n") != std::string::npos);
+    // The body is never touched, even when it looks like a header.
+    CHECK(closed.ends_with("\r\n\r\nConnection: Keep-Alive\r\n"));
+    const std::string already = b.error(HttpStatus::bad_request, "x", true);
+    CHECK(mark_connection_close(already) == already);
+    CHECK(mark_connection_close("garbage") == "garbage");
+}
+
 TEST_CASE("reason phrases") {
     CHECK(reason_phrase(HttpStatus::ok) == "OK");
     CHECK(reason_phrase(HttpStatus::bad_request) == "Bad Request");
