@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
 """Benchmarks of rtmpt-gateway with real clients against a private nginx-rtmp (not a test: no assertions).
 
-  push       (default) time `ffmpeg -i clip30.flv -c copy -f flv URL` (no -re) through the gateway
+  push       (default) time `ffmpeg -i CLIP -c copy -f flv URL` (no -re) through the gateway
              (rtmpt://) and straight to nginx (rtmp://), N runs each; a direct rtmpdump player counts the
-             packets nginx relayed.
+             packets nginx relayed. The clip is --seconds long (30), --size (320x240) at --video-bitrate
+             (400k); the table shows its size in MB and the throughput of the median push in MB/s.
   idle-hold  for each session.idle_hold value, publish a 10 s clip with -re through the gateway while
              ffmpeg and rtmpdump play through it; report publish wall time, player start-up latency
              (publish start to first bytes in the player's output file), how long each player takes to end
-             after the publish ends, and the gateway's CPU time (/proc/<pid>/stat utime+stime).
+             after the publish ends, the gateway's CPU time (/proc/<pid>/stat utime+stime), and the
+             request and empty-reply counts of each session from the gateway's `session end` log lines.
 
   python3 bench/push_speed.py --binary build/gateway/rtmpt-gateway [push|idle-hold] [--runs N]
+                              [--size WxH] [--video-bitrate RATE] [--seconds S]
 """
 import argparse
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -31,6 +35,10 @@ from lib.gateway_process import GatewayProcess, gateway_yaml  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 IDLE_HOLDS = ["0ms", "20ms", "50ms", "100ms", "200ms", "500ms"]
+MB = 1e6
+SESSION_OPEN = re.compile(r"session open sid=(\S+)")
+SESSION_END = re.compile(r"session end sid=(\S+) client=(\S+) age=([0-9.]+)s up=(\d+) down=(\d+) "
+                         r"requests=(\d+) empty=(\d+) closing because: (.*)$")
 
 
 def cpu_seconds(pid):
@@ -43,13 +51,13 @@ def cpu_seconds(pid):
 class Watcher:
     """Polls clients from a start instant: when each output file first became non-empty, when each exited."""
 
-    def __init__(self, clients, period=0.002):
+    def __init__(self, clients, period=0.002, start=None):
         self.clients = clients
         self.period = period
         self.first = {}
         self.exited = {}
         self._stop = threading.Event()
-        self.start = time.monotonic()
+        self.start = time.monotonic() if start is None else start
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
@@ -111,11 +119,21 @@ def packets(client):
             len(listing["audio"].md5s) if "audio" in listing else 0)
 
 
+def make_clip(args, work, seconds):
+    return media.make_clip(os.path.join(work, f"clip{seconds:g}s_{args.size}_{args.video_bitrate}{'_noise' if args.noise else ''}.flv"),
+                           seconds=seconds, size=args.size, video_bitrate=args.video_bitrate, timeout=900,
+                           noise=args.noise)
+
+
 def bench_push(args, work):
-    clip = media.make_clip(os.path.join(work, "clip30.flv"), seconds=30)
+    seconds = 30 if args.seconds is None else args.seconds
+    clip = make_clip(args, work, seconds)
     pub = media.framemd5(clip)
     n_video, n_audio = len(pub["video"].md5s), len(pub["audio"].md5s)
-    print(f"clip: 30 s, {n_video} video + {n_audio} audio packets, {os.path.getsize(clip)} bytes")
+    clip_bytes = os.path.getsize(clip)
+    clip_mb = clip_bytes / MB
+    print(f"clip: {seconds:g} s, {args.size}, video {args.video_bitrate}, {n_video} video + {n_audio} audio "
+          f"packets, {clip_bytes} bytes ({clip_mb:.2f} MB, {clip_bytes * 8 / seconds / 1000:.0f} kbit/s)")
     results = {"rtmpt": [], "rtmp": []}
     with NginxRtmp() as nginx, GatewayProcess(args.binary, gateway_yaml(nginx.port, **overrides(args))) as gw:
         urls = {"rtmpt": f"rtmpt://127.0.0.1:{gw.port}/live/%s",
@@ -144,24 +162,58 @@ def bench_push(args, work):
                     watcher.close()
                 p.close()
                 results[target].append((secs, rc, cpu, counts))
-                print(f"run {i + 1} {target:5}: {secs:7.2f} s  rc={rc}  gateway cpu={cpu:.2f} s  "
+                print(f"run {i + 1} {target:5}: {secs:7.2f} s  {clip_mb / secs:7.2f} MB/s  rc={rc}  "
+                      f"gateway cpu={cpu:.2f} s  "
                       f"nginx relayed video={counts[0]} audio={counts[1]}", flush=True)
     print()
-    head = ("target", "runs", "median s", "min s", "max s", "gw cpu s", "video rx", "audio rx", "failed")
+    head = ("target", "runs", "median s", "min s", "max s", "clip MB", "MB/s", "gw cpu s", "video rx",
+            "audio rx", "failed")
     rows = []
     for target, label in (("rtmpt", "gateway rtmpt://"), ("rtmp", "nginx rtmp://")):
         r = results[target]
         secs = [x[0] for x in r]
-        rows.append((label, len(r), f"{statistics.median(secs):.2f}", f"{min(secs):.2f}", f"{max(secs):.2f}",
+        median = statistics.median(secs)
+        rows.append((label, len(r), f"{median:.2f}", f"{min(secs):.2f}", f"{max(secs):.2f}",
+                     f"{clip_mb:.2f}", f"{clip_mb / median:.2f}",
                      fmt([x[2] for x in r]) if target == "rtmpt" else "-",
                      f"{fmt([x[3][0] for x in r], '{:.0f}')}/{n_video}",
                      f"{fmt([x[3][1] for x in r], '{:.0f}')}/{n_audio}",
                      sum(1 for x in r if x[1] != 0)))
+    print(f"MB/s = clip MB / median s; clip: {seconds:g} s, {args.size}, video {args.video_bitrate}")
     table(head, rows)
 
 
+def start_session(gw, client_factory, timeout=20.0):
+    """Starts a client and waits for the gateway's next `session open` line; returns (client, sid)."""
+    start = len(gw.lines)
+    client = client_factory()
+    try:
+        sid = gw.wait_for_log(SESSION_OPEN.pattern, timeout=timeout, start=start).group(1)
+    except AssertionError:
+        client.close()
+        raise
+    return client, sid
+
+
+def session_ends(gw, sids, timeout):
+    """{sid: dict(age, up, down, requests, empty, reason)} from the `session end` lines of `sids`; waits up to
+    `timeout` s for all of them (a session still open at the gateway's shutdown logs its end then)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = {}
+        for line in list(gw.lines):
+            m = SESSION_END.search(line)
+            if m and m.group(1) in sids:
+                found[m.group(1)] = dict(client=m.group(2), age=float(m.group(3)), up=int(m.group(4)),
+                                         down=int(m.group(5)), requests=int(m.group(6)),
+                                         empty=int(m.group(7)), reason=m.group(8))
+        if len(found) == len(sids) or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.05)
+
+
 def bench_idle_hold(args, work):
-    clip = media.make_clip(os.path.join(work, "clip10.flv"), seconds=10)
+    clip = make_clip(args, work, 10 if args.seconds is None else args.seconds)
     holds = args.holds.split(",") if args.holds else IDLE_HOLDS
     rows = []
     with NginxRtmp() as nginx:
@@ -174,13 +226,16 @@ def bench_idle_hold(args, work):
                     d = os.path.join(work, name)
                     os.makedirs(d)
                     url = f"rtmpt://127.0.0.1:{gw.port}/live/{name}"
-                    ff = players.ffmpeg_player("ffmpeg", url, d)
-                    rd = players.rtmpdump_player("rtmpdump", url, d)
+                    # One at a time, each waiting for its `session open` line: the order of those lines
+                    # tells which sid is whose (ffmpeg player, rtmpdump player, publisher).
+                    rd = None
+                    ff, ff_sid = start_session(gw, lambda: players.ffmpeg_player("ffmpeg", url, d))
                     try:
+                        rd, rd_sid = start_session(gw, lambda: players.rtmpdump_player("rtmpdump", url, d))
                         wait_plays(nginx, name, 2)
                         cpu0 = cpu_seconds(gw.proc.pid)
-                        p = players.ffmpeg_publisher("publisher", clip, url, d)
-                        w = Watcher([p, ff, rd])
+                        p, pub_sid = start_session(gw, lambda: players.ffmpeg_publisher("publisher", clip, url, d))
+                        w = Watcher([p, ff, rd], start=p.started)  # times from the publisher's launch
                         rc = p.wait(args.timeout)
                         if rc is None:
                             p.kill()
@@ -190,23 +245,46 @@ def bench_idle_hold(args, work):
                         w.stop()
                         cpu = cpu_seconds(gw.proc.pid) - cpu0
                         pub_end = w.exited.get("publisher")
-                        ends = {c.label: (w.exited[c.label] - pub_end
+                        lags = {c.label: (w.exited[c.label] - pub_end
                                           if c.label in w.exited and pub_end is not None and not c.killed
                                           else None) for c in (ff, rd)}
                         sample = dict(publish=pub_end if pub_end is not None else p.elapsed(), rc=rc, cpu=cpu,
                                       ff_first=w.first.get("ffmpeg"), rd_first=w.first.get("rtmpdump"),
-                                      ff_end=ends["ffmpeg"], rd_end=ends["rtmpdump"],
+                                      ff_end=lags["ffmpeg"], rd_end=lags["rtmpdump"],
                                       ff_pk=packets(ff), rd_pk=packets(rd))
                         p.close()
+                        # Each session logs its counters when it ends; give them time to end on their own.
+                        ends = session_ends(gw, {ff_sid, rd_sid, pub_sid}, timeout=15.0)
                     finally:
                         ff.close()
-                        rd.close()
+                        if rd is not None:
+                            rd.close()
+                # A session still open then was ended (and logged) by the gateway's shutdown.
+                ends.update(session_ends(gw, {ff_sid, rd_sid, pub_sid} - set(ends), timeout=0))
+                for key, sid in (("ff", ff_sid), ("rd", rd_sid), ("pub", pub_sid)):
+                    e = ends.get(sid)
+                    sample[key + "_req"] = e["requests"] if e else None
+                    sample[key + "_empty"] = e["empty"] if e else None
+                    sample[key + "_rps"] = e["requests"] / e["age"] if e and e["age"] > 0 else None
+                    sample[key + "_session"] = e
+                pe = ends.get(pub_sid)
+                if pe and pe["up"] <= pe["down"]:
+                    print(f"warning: the third session ({pub_sid}) has up={pe['up']} <= down={pe['down']}: "
+                          "it does not look like the publisher", flush=True)
                 samples.append(sample)
                 print(f"idle_hold={hold} run {i + 1}: publish {sample['publish']:.2f} s rc={rc}, "
                       f"first bytes ffmpeg {opt(sample['ff_first'])} s rtmpdump {opt(sample['rd_first'])} s, "
                       f"end lag ffmpeg {opt(sample['ff_end'])} s rtmpdump {opt(sample['rd_end'])} s, "
                       f"gateway cpu {cpu:.2f} s, packets (v,a) ffmpeg {sample['ff_pk']} "
                       f"rtmpdump {sample['rd_pk']}", flush=True)
+                for key, label in (("ff", "ffmpeg player"), ("rd", "rtmpdump player"), ("pub", "publisher")):
+                    e = sample[key + "_session"]
+                    if e is None:
+                        print(f"  {label}: no session end line", flush=True)
+                    else:
+                        print(f"  {label}: client={e['client']} age={e['age']:.3f}s up={e['up']} down={e['down']} "
+                              f"requests={e['requests']} empty={e['empty']} ({opt(sample[key + '_rps'])} req/s) "
+                              f"closing because: {e['reason']}", flush=True)
             rows.append((hold, len(samples),
                          fmt([s["publish"] for s in samples]),
                          fmt([s["ff_first"] for s in samples], "{:.3f}"),
@@ -214,12 +292,23 @@ def bench_idle_hold(args, work):
                          fmt([s["ff_end"] for s in samples], "{:.3f}"),
                          fmt([s["rd_end"] for s in samples], "{:.3f}"),
                          fmt([s["cpu"] for s in samples]),
+                         fmt([s["ff_req"] for s in samples], "{:.0f}"),
+                         fmt([s["ff_empty"] for s in samples], "{:.0f}"),
+                         fmt([s["ff_rps"] for s in samples], "{:.1f}"),
+                         fmt([s["rd_req"] for s in samples], "{:.0f}"),
+                         fmt([s["rd_empty"] for s in samples], "{:.0f}"),
+                         fmt([s["rd_rps"] for s in samples], "{:.1f}"),
+                         fmt([s["pub_req"] for s in samples], "{:.0f}"),
+                         fmt([s["pub_empty"] for s in samples], "{:.0f}"),
                          sum(1 for s in samples if s["rc"] != 0)))
     print()
     print("medians; first = publish start to first bytes in the player's output file; "
-          "end lag = publish end to player exit")
+          "end lag = publish end to player exit;")
+    print("ff = ffmpeg player, rd = rtmpdump player, pub = publisher: req = requests, empty = empty replies, "
+          "req/s = requests / session age (from the gateway's `session end` lines)")
     table(("idle_hold", "runs", "publish s", "ffmpeg first s", "rtmpdump first s", "ffmpeg end lag s",
-           "rtmpdump end lag s", "gw cpu s", "failed"), rows)
+           "rtmpdump end lag s", "gw cpu s", "ff req", "ff empty", "ff req/s", "rd req", "rd empty", "rd req/s",
+           "pub req", "pub empty", "failed"), rows)
 
 
 def overrides(args):
@@ -230,6 +319,12 @@ def overrides(args):
     return out
 
 
+def clip_size(text):
+    if not re.fullmatch(r"[1-9]\d*x[1-9]\d*", text):
+        raise argparse.ArgumentTypeError(f"expected WxH, e.g. 1280x720, not {text!r}")
+    return text
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("mode", nargs="?", choices=("push", "idle-hold"), default="push")
@@ -238,7 +333,12 @@ def main():
     parser.add_argument("--holds", help="idle-hold mode: comma-separated values (default: %s)" % ",".join(IDLE_HOLDS))
     parser.add_argument("--set", action="append", metavar="KEY=VALUE",
                         help="extra gateway setting, e.g. --set session.idle_hold=50ms (repeatable)")
+    parser.add_argument("--noise", action="store_true",
+                        help="add moving grain to the clip so the encoder reaches --video-bitrate")
     parser.add_argument("--no-count", action="store_true", help="push mode: no direct player counting packets")
+    parser.add_argument("--size", type=clip_size, default="320x240", help="clip frame size WxH (320x240)")
+    parser.add_argument("--video-bitrate", default="400k", help="clip H.264 bitrate for -b:v (400k)")
+    parser.add_argument("--seconds", type=float, default=None, help="clip length (push: 30, idle-hold: 10)")
     parser.add_argument("--timeout", type=float, default=300.0, help="per-publish time limit, seconds")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args = parser.parse_args()

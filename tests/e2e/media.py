@@ -5,13 +5,19 @@ from dataclasses import dataclass, field
 FFMPEG = "ffmpeg"
 
 
-def make_clip(path, seconds=12, size="320x240", fps=25, keyint=25, timeout=120):
-    """testsrc + sine, H.264 (no B-frames, keyframe every `keyint` frames) + AAC, in an FLV."""
+def make_clip(path, seconds=12, size="320x240", fps=25, keyint=25, timeout=120, video_bitrate="400k",
+              noise=False):
+    """testsrc + sine, H.264 (no B-frames, keyframe every `keyint` frames) + AAC, in an FLV.
+
+    testsrc compresses far below any realistic bitrate; `noise` adds moving grain so that the
+    encoder actually reaches `video_bitrate` (for throughput benchmarks).
+    """
     cmd = [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
            "-f", "lavfi", "-i", f"testsrc=size={size}:rate={fps}:duration={seconds}",
            "-f", "lavfi", "-i", f"sine=frequency=440:beep_factor=4:sample_rate=44100:duration={seconds}",
+           *(["-vf", "noise=alls=25:allf=t"] if noise else []),
            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-bf", "0",
-           "-g", str(keyint), "-keyint_min", str(keyint), "-sc_threshold", "0", "-b:v", "400k",
+           "-g", str(keyint), "-keyint_min", str(keyint), "-sc_threshold", "0", "-b:v", video_bitrate,
            "-c:a", "aac", "-b:a", "96k",
            "-shortest", "-f", "flv", path]
     subprocess.run(cmd, check=True, timeout=timeout)
