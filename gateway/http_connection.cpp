@@ -5,6 +5,9 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 
 namespace rtmpt::gateway {
 
@@ -34,7 +37,11 @@ const llhttp_settings_t& HttpConnection::parser_settings() {
 }
 
 HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer)
-    : worker_(worker), peer_(std::move(peer)) {
+    : worker_(worker),
+      peer_(std::move(peer)),
+      // Room for two full replies: enough to keep the pipe busy, little enough that a client
+      // that pipelines and never reads cannot make us buffer without end.
+      unsent_limit_(std::max<std::size_t>(2 * worker.config().session.reply_max_bytes, 64 * 1024)) {
     llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
     parser_.data = this;
 
@@ -45,8 +52,10 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string p
     bev_.reset(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE));
     bufferevent_setcb(bev_.get(), &HttpConnection::on_read, &HttpConnection::on_write, &HttpConnection::on_event,
                       this);
+    // Read: a connection with no request for this long is closed. Write: a client that takes
+    // none of our reply bytes for this long is gone.
     const timeval tv = to_timeval(worker.config().http.keepalive_timeout);
-    bufferevent_set_timeouts(bev_.get(), &tv, nullptr);
+    bufferevent_set_timeouts(bev_.get(), &tv, &tv);
     bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
 }
 
@@ -92,6 +101,21 @@ void HttpConnection::parse_input() {
     if (state_ == State::paused || state_ == State::draining) bufferevent_disable(bev_.get(), EV_READ);
 }
 
+bool HttpConnection::over_limits() const {
+    return replies_.size() >= kMaxOutstanding ||
+           evbuffer_get_length(bufferevent_get_output(bev_.get())) >= unsent_limit_;
+}
+
+void HttpConnection::resume_reading() {
+    if (state_ != State::paused || over_limits()) return;
+    state_ = State::reading;
+    bufferevent_enable(bev_.get(), EV_READ);
+    // Parse what is already buffered on a later turn of the loop, never from here: a reply
+    // filled by another connection's request would otherwise parse this connection's next
+    // request on the same stack, and a chain of connections could recurse without bound.
+    bufferevent_trigger(bev_.get(), EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
 int HttpConnection::on_message_begin(llhttp_t* p) {
     auto* self = static_cast<HttpConnection*>(p->data);
     self->request_ = HttpRequest{};
@@ -127,6 +151,12 @@ int HttpConnection::on_header_value(llhttp_t* p, const char*, std::size_t len) {
 int HttpConnection::on_headers_complete(llhttp_t* p) {
     auto* self = static_cast<HttpConnection*>(p->data);
     self->request_.method = static_cast<llhttp_method_t>(llhttp_get_method(p));
+    if (p->upgrade) {
+        // RTMPT is plain request/response; whatever follows an upgrade is not ours to parse.
+        self->limit_status_ = HttpStatus::bad_request;
+        self->limit_why_ = "protocol upgrade not supported";
+        return -1;
+    }
     // Decide from Content-Length before reading a byte of the body.
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > self->worker_.config().http.max_body_bytes) {
         self->limit_status_ = HttpStatus::payload_too_large;
@@ -153,12 +183,9 @@ int HttpConnection::on_message_complete(llhttp_t* p) {
     const bool keep_alive = llhttp_should_keep_alive(p) != 0;
     auto slot = std::make_shared<ReplySlot>(self);
     self->replies_.push_back(slot);
-    if (!keep_alive) {
-        self->state_ = State::draining;
-    } else if (self->replies_.size() >= kMaxOutstanding) {
-        self->state_ = State::paused;
-    }
+    if (!keep_alive) self->state_ = State::draining;
     self->worker_.handle_request(*self, std::move(self->request_), std::move(slot));
+    if (self->state_ == State::reading && self->over_limits()) self->state_ = State::paused;
     return self->state_ == State::reading ? 0 : HPE_PAUSED;
 }
 
@@ -179,11 +206,7 @@ void HttpConnection::flush_ready_replies() {
         if (state_ == State::draining && replies_.empty()) response = proto::mark_connection_close(std::move(response));
         bufferevent_write(bev_.get(), response.data(), response.size());
     }
-    if (state_ == State::paused && replies_.size() < kMaxOutstanding) {
-        state_ = State::reading;
-        bufferevent_enable(bev_.get(), EV_READ);
-        parse_input();
-    }
+    resume_reading();
 }
 
 void HttpConnection::on_write(bufferevent* bev, void* arg) {
@@ -191,11 +214,21 @@ void HttpConnection::on_write(bufferevent* bev, void* arg) {
     if (self->state_ == State::draining && self->replies_.empty() &&
         evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
         self->close_now("done");
+        return;
     }
+    self->resume_reading();
 }
 
 void HttpConnection::on_event(bufferevent*, short what, void* arg) {
     auto* self = static_cast<HttpConnection*>(arg);
+    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING)) {
+        // Reset rather than close: a plain close would leave the unread bytes to the kernel,
+        // which keeps the orphaned socket and its send queue for minutes.
+        const linger abort_on_close{1, 0};
+        setsockopt(bufferevent_getfd(self->bev_.get()), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+        self->close_now("write timeout: the client takes no reply bytes");
+        return;
+    }
     if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
         if (!self->replies_.empty()) {
             // Still waiting on a session for a reply: not idle, keep the connection.
@@ -206,7 +239,13 @@ void HttpConnection::on_event(bufferevent*, short what, void* arg) {
         return;
     }
     if (what & BEV_EVENT_EOF) {
-        self->close_now("client closed");
+        // A half-close still wants the replies it is owed; they go out before we close.
+        if (self->replies_.empty() && evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0) {
+            self->close_now("client closed");
+        } else {
+            self->state_ = State::draining;
+            bufferevent_disable(self->bev_.get(), EV_READ);
+        }
         return;
     }
     self->close_now("connection error");

@@ -6,6 +6,7 @@
 #include "gateway/event_ptr.hpp"
 #include "gateway/reply_slot.hpp"
 #include "proto/http_reply.hpp"
+#include "proto/sequence_window.hpp"
 
 #include <llhttp.h>
 
@@ -26,7 +27,7 @@ class HttpConnection {
 public:
     enum class State {
         reading,   // parsing requests as they come
-        paused,    // too many replies outstanding: reading stops until some are written
+        paused,    // too many replies outstanding or unsent: reading stops until they are written
         draining,  // no more requests (error or no keep-alive): write what is owed, then close
     };
 
@@ -41,9 +42,11 @@ public:
     void flush_ready_replies();
 
 private:
-    // Requests one connection may have in flight; past it we stop reading. librtmp keeps at
-    // most a few outstanding, Flash uses several connections instead of deep pipelines.
-    static constexpr std::size_t kMaxOutstanding = 16;
+    // Requests one connection may have in flight; past it we stop reading. No more than a
+    // session's sequence window: a pipelining client whose sends wait on backend backpressure
+    // must be slowed by TCP, never pushed out of the window. librtmp keeps a few outstanding;
+    // Flash uses several connections instead of deep pipelines.
+    static constexpr std::size_t kMaxOutstanding = proto::SequenceWindow::kAhead;
 
     static void on_read(bufferevent* bev, void* arg);
     static void on_write(bufferevent* bev, void* arg);
@@ -59,12 +62,15 @@ private:
     static const llhttp_settings_t& parser_settings();
 
     void parse_input();
+    [[nodiscard]] bool over_limits() const;
+    void resume_reading();
     void refuse(proto::HttpStatus status, std::string_view why);
     [[nodiscard]] bool count_header_bytes(std::size_t len);
     void close_now(std::string_view why);
 
     Worker& worker_;
     const std::string peer_;
+    const std::size_t unsent_limit_;  // reply bytes written but not yet taken by the client
     BufferEventPtr bev_;
     llhttp_t parser_{};
     State state_ = State::reading;

@@ -1,4 +1,5 @@
 #include "gateway/linger_set.hpp"
+
 #include "gateway/timeval.hpp"
 
 #include <sys/socket.h>
@@ -8,26 +9,49 @@ namespace rtmpt::gateway {
 void LingerSet::add(BufferEventPtr owned, std::chrono::milliseconds limit) {
     bufferevent* bev = owned.get();
     if (!bev) return;
-    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-        return;  // nothing left to send: the owner's destructor closes it now
-    }
     lingering_.emplace(bev, std::move(owned));
-    bufferevent_disable(bev, EV_READ);
+    bufferevent_setwatermark(bev, EV_READ, 0, 0);
     bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
     const timeval tv = to_timeval(limit);
-    bufferevent_set_timeouts(bev, nullptr, &tv);
-    bufferevent_setcb(bev, nullptr, &LingerSet::on_write, &LingerSet::on_event, this);
-    bufferevent_enable(bev, EV_WRITE);
+    bufferevent_set_timeouts(bev, &tv, &tv);
+    bufferevent_setcb(bev, &LingerSet::on_read, &LingerSet::on_write, &LingerSet::on_event, this);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    half_close_when_written(bev);
+}
+
+void LingerSet::half_close_when_written(bufferevent* bev) {
+    if (evbuffer_get_length(bufferevent_get_output(bev)) != 0) return;
+    // The backend sees end of stream after our last byte; repeating it is harmless.
+    ::shutdown(bufferevent_getfd(bev), SHUT_WR);
+}
+
+void LingerSet::on_read(bufferevent* bev, void*) {
+    // Nobody wants these bytes any more, but reading them keeps the kernel from resetting.
+    evbuffer* in = bufferevent_get_input(bev);
+    evbuffer_drain(in, evbuffer_get_length(in));
 }
 
 void LingerSet::on_write(bufferevent* bev, void* arg) {
-    if (evbuffer_get_length(bufferevent_get_output(bev)) != 0) return;
-    // Half-close first so the backend sees a clean end of stream after the last byte.
-    ::shutdown(bufferevent_getfd(bev), SHUT_WR);
-    static_cast<LingerSet*>(arg)->finish(bev);
+    half_close_when_written(bev);
+    // The backend had already closed its side: once our bytes are out, we are done.
+    if (!(bufferevent_get_enabled(bev) & EV_READ) && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        static_cast<LingerSet*>(arg)->finish(bev);
+    }
 }
 
-void LingerSet::on_event(bufferevent* bev, short, void* arg) { static_cast<LingerSet*>(arg)->finish(bev); }
+void LingerSet::on_event(bufferevent* bev, short what, void* arg) {
+    if (what & BEV_EVENT_TIMEOUT) {
+        const linger abort_on_close{1, 0};
+        setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+    }
+    if ((what & BEV_EVENT_EOF) && evbuffer_get_length(bufferevent_get_output(bev)) != 0) {
+        // The backend stopped sending but may still read: finish writing first.
+        bufferevent_disable(bev, EV_READ);
+        return;
+    }
+    // End of stream after ours, an error, or the deadline: nothing more can be delivered.
+    static_cast<LingerSet*>(arg)->finish(bev);
+}
 
 void LingerSet::finish(bufferevent* bev) { lingering_.erase(bev); }
 

@@ -1,6 +1,9 @@
-// Backend connections whose session has ended but whose output still holds client bytes.
-// They are flushed, half-closed and freed, so a /close never drops what the client sent
-// before it. Each lingers for a bounded time at most.
+// Backend connections whose session has ended. Their last client bytes may still be in our
+// output buffer or in the kernel's send queue: closing the socket now would lose them (Linux
+// answers further backend data on a closed socket with a reset, which discards the send
+// queue). So each is written out, half-closed, and read (and discarded) until the backend
+// closes too; a connection that does not finish within its limit is aborted with a reset so
+// the backend cannot take a truncated stream for a clean end.
 #pragma once
 
 #include "gateway/event_ptr.hpp"
@@ -16,14 +19,16 @@ public:
     LingerSet(const LingerSet&) = delete;
     LingerSet& operator=(const LingerSet&) = delete;
 
-    // Takes ownership; frees the connection once its output is written, or after `limit`.
+    // Takes ownership of a connected bufferevent and sees it closed within `limit`.
     void add(BufferEventPtr bev, std::chrono::milliseconds limit);
 
     [[nodiscard]] std::size_t size() const { return lingering_.size(); }
 
 private:
+    static void on_read(bufferevent* bev, void* arg);
     static void on_write(bufferevent* bev, void* arg);
     static void on_event(bufferevent* bev, short what, void* arg);
+    static void half_close_when_written(bufferevent* bev);
     void finish(bufferevent* bev);
 
     std::unordered_map<bufferevent*, BufferEventPtr> lingering_;

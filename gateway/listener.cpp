@@ -12,6 +12,13 @@
 #include <cstring>
 
 namespace rtmpt::gateway {
+namespace {
+
+// Out of descriptors, every accept fails at once and the listener stays readable: retrying
+// in a tight loop would burn a core. Waiting a moment lets connections close meanwhile.
+constexpr timeval kAcceptPause{0, 100'000};
+
+}  // namespace
 
 std::string format_address(const sockaddr* addr) {
     char host[INET6_ADDRSTRLEN] = "?";
@@ -75,6 +82,7 @@ bool Listener::open() {
         return false;
     }
     evconnlistener_set_error_cb(listener_.get(), &Listener::on_error);
+    resume_timer_.reset(evtimer_new(worker_.base(), &Listener::on_resume, this));
     return true;
 }
 
@@ -85,7 +93,24 @@ void Listener::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, in
 
 void Listener::on_error(evconnlistener*, void* arg) {
     auto* self = static_cast<Listener*>(arg);
-    self->worker_.log().error("accept on " + self->bound_ + " failed: " + evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    const int err = EVUTIL_SOCKET_ERROR();
+    const std::string why = evutil_socket_error_to_string(err);
+    if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
+        self->worker_.log().error("accept on " + self->bound_ + " failed: " + why);
+        return;
+    }
+    evconnlistener_disable(self->listener_.get());
+    evtimer_add(self->resume_timer_.get(), &kAcceptPause);
+    // One line for the first pause and then one in a hundred: a long shortage must not flood the log.
+    if (self->pauses_++ % 100 == 0) {
+        self->worker_.log().warn("accept on " + self->bound_ + " paused for 100ms: " + why + " (pauses so far: " +
+                                 std::to_string(self->pauses_) + ")");
+    }
+}
+
+void Listener::on_resume(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<Listener*>(arg);
+    evconnlistener_enable(self->listener_.get());
 }
 
 }  // namespace rtmpt::gateway

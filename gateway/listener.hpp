@@ -4,6 +4,7 @@
 #include "config/config.hpp"
 #include "gateway/event_ptr.hpp"
 
+#include <cstdint>
 #include <string>
 
 namespace rtmpt::gateway {
@@ -25,10 +26,13 @@ public:
 private:
     static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg);
     static void on_error(evconnlistener*, void* arg);
+    static void on_resume(evutil_socket_t, short, void* arg);
 
     Worker& worker_;
     config::HostPort address_;
     ListenerPtr listener_;
+    EventPtr resume_timer_;    // re-enables accepting after a pause for lack of descriptors
+    std::uint64_t pauses_ = 0;  // how often accepting was paused, for the log
     std::string error_;
     std::string bound_;
 };

@@ -41,9 +41,9 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
         return;
     }
 
-    if (!seq) {  // a close without a number ends the session at once
-        slot->fill(worker_.replies().tunnel(std::string_view("\0", 1)));
-        end(CloseReason::client_close);
+    if (!seq) {
+        close_waiters_.push_back(std::move(slot));
+        pump();
         return;
     }
 
@@ -53,6 +53,9 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
             if (inserted) {
                 it->second.kind = kind;
                 it->second.body = std::move(body);
+            } else if (it->second.waiters.size() >= kMaxWaiters) {
+                slot->fill(worker_.replies().error(HttpStatus::bad_request, "too many retries", false));
+                return;
             }
             it->second.waiters.push_back(std::move(slot));
             pump();
@@ -78,16 +81,25 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
 void Session::pump() {
     while (state_ == State::open) {
         auto it = pending_.find(window_.next());
-        if (it == pending_.end()) return;
+        if (it == pending_.end()) break;
         // Backpressure: while the backend is not taking bytes, client sends wait in order
         // (and their replies with them), so a fast client slows down instead of growing memory.
-        if (it->second.kind == RouteKind::send && backend_.congested()) return;
+        if (it->second.kind == RouteKind::send && backend_.congested()) break;
         const std::uint64_t seq = it->first;
         PendingRequest req = std::move(it->second);
         pending_.erase(it);
         window_.advance();
         apply(seq, std::move(req));
     }
+    finish_close_if_due();
+}
+
+void Session::finish_close_if_due() {
+    if (state_ != State::open || close_waiters_.empty()) return;
+    // Sends waiting only for backend room still go first; a gap in the numbers will never
+    // fill once the client has said it is done, so it does not hold the close back.
+    if (pending_.contains(window_.next())) return;
+    end(CloseReason::client_close);
 }
 
 void Session::apply(std::uint64_t seq, PendingRequest req) {
@@ -208,6 +220,8 @@ void Session::end(CloseReason reason, std::string_view detail) {
     worker_.log().info(line);
 
     // Whatever still waits gets a definite answer rather than a hung request.
+    for (auto& w : close_waiters_) w->fill(worker_.replies().tunnel(std::string_view("\0", 1)));
+    close_waiters_.clear();
     answer_with_error(held_waiters_, 404, "session ended");
     held_waiters_.clear();
     held_seq_.reset();

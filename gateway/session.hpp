@@ -51,6 +51,10 @@ public:
 private:
     // A request waiting for its turn, with every slot that asked for it (a retry of a waiting
     // request gets the same reply as the original).
+    // A request and its retries share one reply; more retries than this of one waiting request
+    // are refused rather than each holding a slot (and its connection) open.
+    static constexpr std::size_t kMaxWaiters = 4;
+
     struct PendingRequest {
         proto::RouteKind kind = proto::RouteKind::idle;
         std::string body;
@@ -63,6 +67,7 @@ private:
     void on_backend_gone(bool connected_before, std::string detail) override;
 
     void pump();
+    void finish_close_if_due();
     void apply(std::uint64_t seq, PendingRequest req);
     void answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters);
     void hold(std::uint64_t seq, PendingRequest req);
@@ -83,6 +88,10 @@ private:
     proto::ReplyCache cache_;
     proto::PollingByte polling_;
     std::map<std::uint64_t, PendingRequest> pending_;  // in window, not yet applied
+
+    // Closes without a sequence number (HaishinKit, RootEncoder): answered once everything the
+    // client sent before them has been applied.
+    std::vector<ReplySlotPtr> close_waiters_;
 
     std::optional<std::uint64_t> held_seq_;  // an idle held back until data arrives or the hold ends
     std::vector<ReplySlotPtr> held_waiters_;
