@@ -30,7 +30,8 @@ void BackendLink::connect() {
         return;
     }
     state_ = State::connecting;
-    bufferevent_setcb(bev_.get(), &BackendLink::on_read, &BackendLink::on_write, &BackendLink::on_event, this);
+    bufferevent_setcb(bev_.get(), &BackendLink::on_read, &BackendLink::on_write, &BackendLink::on_event,
+                      this);
     bufferevent_setwatermark(bev_.get(), EV_READ, 0, queue_max_);
     bufferevent_setwatermark(bev_.get(), EV_WRITE, queue_max_ / 2, 0);
     // During the connect, the write timeout bounds the connect itself.
@@ -50,7 +51,8 @@ void BackendLink::write(std::string_view bytes) {
 }
 
 bool BackendLink::congested() const {
-    return bev_ && state_ != State::gone && evbuffer_get_length(bufferevent_get_output(bev_.get())) >= queue_max_;
+    return bev_ && state_ != State::gone &&
+           evbuffer_get_length(bufferevent_get_output(bev_.get())) >= queue_max_;
 }
 
 std::size_t BackendLink::queued_in() const {
@@ -82,13 +84,17 @@ void BackendLink::close(LingerSet& linger) {
     state_ = State::gone;
 }
 
-void BackendLink::on_read(bufferevent*, void* arg) { static_cast<BackendLink*>(arg)->owner_.on_backend_data(); }
+void BackendLink::on_read(bufferevent*, void* arg) {
+    static_cast<BackendLink*>(arg)->owner_.on_backend_data();
+}
 
 void BackendLink::on_write(bufferevent*, void* arg) {
     static_cast<BackendLink*>(arg)->owner_.on_backend_drained();
 }
 
-void BackendLink::on_event(bufferevent*, short what, void* arg) { static_cast<BackendLink*>(arg)->handle_event(what); }
+void BackendLink::on_event(bufferevent*, short what, void* arg) {
+    static_cast<BackendLink*>(arg)->handle_event(what);
+}
 
 void BackendLink::handle_event(short what) {
     if (what & BEV_EVENT_CONNECTED) {

@@ -16,19 +16,19 @@ class LingerSet;
 
 // What a backend link tells its owner. Calls come from the event loop only.
 class BackendEvents {
-public:
+  public:
     virtual void on_backend_connected() = 0;
-    virtual void on_backend_data() = 0;      // new bytes are queued for the client
-    virtual void on_backend_drained() = 0;   // the outgoing queue fell below its low mark
+    virtual void on_backend_data() = 0;     // new bytes are queued for the client
+    virtual void on_backend_drained() = 0;  // the outgoing queue fell below its low mark
     // The connection is gone (detail says why); bytes already queued stay readable.
     virtual void on_backend_gone(bool connected_before, std::string detail) = 0;
 
-protected:
+  protected:
     ~BackendEvents() = default;
 };
 
 class BackendLink {
-public:
+  public:
     enum class State {
         idle,        // not started
         connecting,  // name resolution and TCP connect under way; writes are queued
@@ -61,7 +61,7 @@ public:
     // Ends the link; unsent client bytes are still flushed through `linger`.
     void close(LingerSet& linger);
 
-private:
+  private:
     static void on_read(bufferevent* bev, void* arg);
     static void on_write(bufferevent* bev, void* arg);
     static void on_event(bufferevent* bev, short what, void* arg);

@@ -19,7 +19,9 @@ struct LibeventDeleter {
     }
 };
 
-inline void free_dns_base(evdns_base* dns) { evdns_base_free(dns, /*fail_requests=*/1); }
+inline void free_dns_base(evdns_base* dns) {
+    evdns_base_free(dns, /*fail_requests=*/1);
+}
 
 using EventBasePtr = std::unique_ptr<event_base, LibeventDeleter<&event_base_free>>;
 using EventPtr = std::unique_ptr<event, LibeventDeleter<&event_free>>;

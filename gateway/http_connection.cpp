@@ -50,8 +50,8 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string p
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
     bev_.reset(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE));
-    bufferevent_setcb(bev_.get(), &HttpConnection::on_read, &HttpConnection::on_write, &HttpConnection::on_event,
-                      this);
+    bufferevent_setcb(bev_.get(), &HttpConnection::on_read, &HttpConnection::on_write,
+                      &HttpConnection::on_event, this);
     // Read: a connection with no request for this long is closed. Write: a client that takes
     // none of our reply bytes for this long is gone.
     const timeval tv = to_timeval(worker.config().http.keepalive_timeout);
@@ -203,7 +203,8 @@ void HttpConnection::flush_ready_replies() {
     while (!replies_.empty() && replies_.front()->filled()) {
         std::string response = replies_.front()->take_response();
         replies_.pop_front();
-        if (state_ == State::draining && replies_.empty()) response = proto::mark_connection_close(std::move(response));
+        if (state_ == State::draining && replies_.empty())
+            response = proto::mark_connection_close(std::move(response));
         bufferevent_write(bev_.get(), response.data(), response.size());
     }
     resume_reading();
@@ -225,7 +226,8 @@ void HttpConnection::on_event(bufferevent*, short what, void* arg) {
         // Reset rather than close: a plain close would leave the unread bytes to the kernel,
         // which keeps the orphaned socket and its send queue for minutes.
         const linger abort_on_close{1, 0};
-        setsockopt(bufferevent_getfd(self->bev_.get()), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+        setsockopt(bufferevent_getfd(self->bev_.get()), SOL_SOCKET, SO_LINGER, &abort_on_close,
+                   sizeof abort_on_close);
         self->close_now("write timeout: the client takes no reply bytes");
         return;
     }

@@ -24,7 +24,7 @@ struct HttpRequest {
 };
 
 class HttpConnection {
-public:
+  public:
     enum class State {
         reading,   // parsing requests as they come
         paused,    // too many replies outstanding or unsent: reading stops until they are written
@@ -41,7 +41,7 @@ public:
     // A slot of ours was filled: write out every reply that is now at the head of the line.
     void flush_ready_replies();
 
-private:
+  private:
     // Requests one connection may have in flight; past it we stop reading. No more than a
     // session's sequence window: a pipelining client whose sends wait on backend backpressure
     // must be slowed by TCP, never pushed out of the window. librtmp keeps a few outstanding;
@@ -76,7 +76,7 @@ private:
     State state_ = State::reading;
     bool parsing_ = false;  // inside llhttp_execute: replies filled now must not re-enter the parser
 
-    HttpRequest request_;               // the request being parsed
+    HttpRequest request_;  // the request being parsed
     std::size_t header_bytes_ = 0;
     proto::HttpStatus limit_status_ = proto::HttpStatus::ok;  // set when a callback refuses a request
     std::string limit_why_;

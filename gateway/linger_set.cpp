@@ -53,6 +53,8 @@ void LingerSet::on_event(bufferevent* bev, short what, void* arg) {
     static_cast<LingerSet*>(arg)->finish(bev);
 }
 
-void LingerSet::finish(bufferevent* bev) { lingering_.erase(bev); }
+void LingerSet::finish(bufferevent* bev) {
+    lingering_.erase(bev);
+}
 
 }  // namespace rtmpt::gateway

@@ -14,7 +14,7 @@
 namespace rtmpt::gateway {
 
 class LingerSet {
-public:
+  public:
     LingerSet() = default;
     LingerSet(const LingerSet&) = delete;
     LingerSet& operator=(const LingerSet&) = delete;
@@ -24,7 +24,7 @@ public:
 
     [[nodiscard]] std::size_t size() const { return lingering_.size(); }
 
-private:
+  private:
     static void on_read(bufferevent* bev, void* arg);
     static void on_write(bufferevent* bev, void* arg);
     static void on_event(bufferevent* bev, short what, void* arg);

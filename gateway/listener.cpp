@@ -103,8 +103,8 @@ void Listener::on_error(evconnlistener*, void* arg) {
     evtimer_add(self->resume_timer_.get(), &kAcceptPause);
     // One line for the first pause and then one in a hundred: a long shortage must not flood the log.
     if (self->pauses_++ % 100 == 0) {
-        self->worker_.log().warn("accept on " + self->bound_ + " paused for 100ms: " + why + " (pauses so far: " +
-                                 std::to_string(self->pauses_) + ")");
+        self->worker_.log().warn("accept on " + self->bound_ + " paused for 100ms: " + why +
+                                 " (pauses so far: " + std::to_string(self->pauses_) + ")");
     }
 }
 

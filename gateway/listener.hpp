@@ -12,7 +12,7 @@ namespace rtmpt::gateway {
 class Worker;
 
 class Listener {
-public:
+  public:
     Listener(Worker& worker, const config::HostPort& address);
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;
@@ -23,7 +23,7 @@ public:
     // The address actually bound (the kernel picks the port when the config says 0).
     [[nodiscard]] const std::string& bound_address() const { return bound_; }
 
-private:
+  private:
     static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg);
     static void on_error(evconnlistener*, void* arg);
     static void on_resume(evutil_socket_t, short, void* arg);
@@ -31,7 +31,7 @@ private:
     Worker& worker_;
     config::HostPort address_;
     ListenerPtr listener_;
-    EventPtr resume_timer_;    // re-enables accepting after a pause for lack of descriptors
+    EventPtr resume_timer_;     // re-enables accepting after a pause for lack of descriptors
     std::uint64_t pauses_ = 0;  // how often accepting was paused, for the log
     std::string error_;
     std::string bound_;

@@ -9,7 +9,7 @@
 namespace rtmpt::gateway {
 
 class Logger {
-public:
+  public:
     explicit Logger(config::LogLevel level) : level_(level) {}
 
     [[nodiscard]] bool enabled(config::LogLevel level) const { return level >= level_; }
@@ -20,7 +20,7 @@ public:
     void warn(std::string_view m) const { write(config::LogLevel::warn, m); }
     void error(std::string_view m) const { write(config::LogLevel::error, m); }
 
-private:
+  private:
     config::LogLevel level_;
 };
 

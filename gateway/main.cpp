@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
     std::string error;
     const auto cl = gateway::parse_command_line(argc, argv, error);
     if (!cl) {
-        std::cerr << "rtmpt-gateway: " << error << "\n" << "Try 'rtmpt-gateway --help'.\n";
+        std::cerr << "rtmpt-gateway: " << error << "\n"
+                  << "Try 'rtmpt-gateway --help'.\n";
         return 2;
     }
     switch (cl->action) {
@@ -45,8 +46,8 @@ int main(int argc, char** argv) {
 
     const config::Config& cfg = *loaded.config;
     const gateway::Logger log(cfg.log.level);
-    log.info(std::string("rtmpt-gateway ") + RTMPT_GATEWAY_VERSION + " starting, backend " + cfg.backend.address.host +
-             ":" + std::to_string(cfg.backend.address.port));
+    log.info(std::string("rtmpt-gateway ") + RTMPT_GATEWAY_VERSION + " starting, backend " +
+             cfg.backend.address.host + ":" + std::to_string(cfg.backend.address.port));
     gateway::Worker worker(cfg, log);
     if (!worker.start()) return 1;
     const int status = worker.run();

@@ -11,7 +11,7 @@ namespace rtmpt::gateway {
 class HttpConnection;
 
 class ReplySlot {
-public:
+  public:
     explicit ReplySlot(HttpConnection* connection) : connection_(connection) {}
 
     // Sets the complete HTTP response. Only the first fill counts; filling a slot whose
@@ -24,7 +24,7 @@ public:
     // The connection is going away: later fills go nowhere.
     void detach() { connection_ = nullptr; }
 
-private:
+  private:
     HttpConnection* connection_;
     std::string response_;
     bool filled_ = false;

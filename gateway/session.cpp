@@ -16,7 +16,8 @@ Session::Session(Worker& worker, std::string id, std::string client)
       client_(std::move(client)),
       opened_at_(Clock::now()),
       last_request_at_(opened_at_),
-      backend_(*this, worker.base(), worker.dns(), worker.config().backend, worker.config().session.queue_max_bytes),
+      backend_(*this, worker.base(), worker.dns(), worker.config().backend,
+               worker.config().session.queue_max_bytes),
       hold_timer_(evtimer_new(worker.base(), &Session::on_hold_timeout, this)) {}
 
 Session::~Session() = default;
@@ -63,17 +64,20 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
         }
         case proto::SequenceWindow::Verdict::already_seen: {
             if (const auto cached = cache_.find(*seq)) {
-                worker_.log().debug("session sid=" + id_ + " retry of seq " + std::to_string(*seq) + " answered from cache");
+                worker_.log().debug("session sid=" + id_ + " retry of seq " + std::to_string(*seq) +
+                                    " answered from cache");
                 slot->fill(std::string(*cached));
             } else {
-                slot->fill(worker_.replies().error(HttpStatus::bad_request, "sequence number already used", false));
+                slot->fill(
+                    worker_.replies().error(HttpStatus::bad_request, "sequence number already used", false));
             }
             return;
         }
         case proto::SequenceWindow::Verdict::out_of_window:
-            slot->fill(worker_.replies().error(HttpStatus::bad_request, "sequence number out of window", false));
-            end(CloseReason::sequence_out_of_window, "seq " + std::to_string(*seq) + ", expected " +
-                                                         std::to_string(window_.next()));
+            slot->fill(
+                worker_.replies().error(HttpStatus::bad_request, "sequence number out of window", false));
+            end(CloseReason::sequence_out_of_window,
+                "seq " + std::to_string(*seq) + ", expected " + std::to_string(window_.next()));
             return;
     }
 }
@@ -170,7 +174,9 @@ void Session::release_held() {
     answer(seq, waiters);
 }
 
-void Session::on_hold_timeout(evutil_socket_t, short, void* arg) { static_cast<Session*>(arg)->release_held(); }
+void Session::on_hold_timeout(evutil_socket_t, short, void* arg) {
+    static_cast<Session*>(arg)->release_held();
+}
 
 void Session::answer_with_error(std::vector<ReplySlotPtr>& waiters, int status, std::string_view why) {
     for (auto& w : waiters) w->fill(worker_.replies().error(static_cast<HttpStatus>(status), why, false));
@@ -186,11 +192,17 @@ void Session::check_idle(Clock::time_point now) {
     }
 }
 
-void Session::on_backend_connected() { worker_.log().debug("session sid=" + id_ + " backend connected"); }
+void Session::on_backend_connected() {
+    worker_.log().debug("session sid=" + id_ + " backend connected");
+}
 
-void Session::on_backend_data() { release_held(); }
+void Session::on_backend_data() {
+    release_held();
+}
 
-void Session::on_backend_drained() { pump(); }
+void Session::on_backend_drained() {
+    pump();
+}
 
 void Session::on_backend_gone(bool connected_before, std::string detail) {
     backend_end_ = connected_before ? CloseReason::backend_closed : CloseReason::backend_connect_failed;

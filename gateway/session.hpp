@@ -24,7 +24,7 @@ class Worker;
 using Clock = std::chrono::steady_clock;
 
 class Session final : private BackendEvents {
-public:
+  public:
     enum class State {
         open,   // requests are applied and answered
         ended,  // torn down and logged; waiting for the worker to free it
@@ -48,7 +48,7 @@ public:
     [[nodiscard]] const std::string& id() const { return id_; }
     [[nodiscard]] State state() const { return state_; }
 
-private:
+  private:
     // A request waiting for its turn, with every slot that asked for it (a retry of a waiting
     // request gets the same reply as the original).
     // A request and its retries share one reply; more retries than this of one waiting request
@@ -101,9 +101,9 @@ private:
     std::optional<CloseReason> backend_end_;
     std::string backend_detail_;
 
-    std::uint64_t bytes_up_ = 0;    // client -> backend, forwarded
-    std::uint64_t bytes_down_ = 0;  // backend -> client, put into replies
-    std::uint64_t requests_ = 0;     // tunnel requests received, retries included
+    std::uint64_t bytes_up_ = 0;       // client -> backend, forwarded
+    std::uint64_t bytes_down_ = 0;     // backend -> client, put into replies
+    std::uint64_t requests_ = 0;       // tunnel requests received, retries included
     std::uint64_t empty_replies_ = 0;  // send/idle replies with no backend bytes: the polling cost
 };
 

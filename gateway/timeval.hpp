@@ -8,7 +8,8 @@
 namespace rtmpt::gateway {
 
 [[nodiscard]] inline timeval to_timeval(std::chrono::milliseconds d) {
-    return timeval{static_cast<time_t>(d.count() / 1000), static_cast<suseconds_t>((d.count() % 1000) * 1000)};
+    return timeval{static_cast<time_t>(d.count() / 1000),
+                   static_cast<suseconds_t>((d.count() % 1000) * 1000)};
 }
 
 }  // namespace rtmpt::gateway

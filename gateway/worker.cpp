@@ -148,7 +148,9 @@ void Worker::retire(Session& session) {
     schedule_reaper();
 }
 
-void Worker::schedule_reaper() { event_active(reaper_.get(), 0, 0); }
+void Worker::schedule_reaper() {
+    event_active(reaper_.get(), 0, 0);
+}
 
 void Worker::reap() {
     retired_sessions_.clear();
@@ -180,8 +182,14 @@ void Worker::shut_down() {
     event_base_loopexit(base_.get(), &grace);
 }
 
-void Worker::on_reap(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->reap(); }
-void Worker::on_janitor(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->janitor(); }
-void Worker::on_stop_signal(evutil_socket_t, short, void* arg) { static_cast<Worker*>(arg)->shut_down(); }
+void Worker::on_reap(evutil_socket_t, short, void* arg) {
+    static_cast<Worker*>(arg)->reap();
+}
+void Worker::on_janitor(evutil_socket_t, short, void* arg) {
+    static_cast<Worker*>(arg)->janitor();
+}
+void Worker::on_stop_signal(evutil_socket_t, short, void* arg) {
+    static_cast<Worker*>(arg)->shut_down();
+}
 
 }  // namespace rtmpt::gateway

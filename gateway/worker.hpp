@@ -20,7 +20,7 @@
 namespace rtmpt::gateway {
 
 class Worker {
-public:
+  public:
     Worker(const config::Config& config, const Logger& log);
     ~Worker();
     Worker(const Worker&) = delete;
@@ -45,7 +45,7 @@ public:
     [[nodiscard]] const proto::ReplyBuilder& replies() const { return replies_; }
     [[nodiscard]] LingerSet& linger() { return linger_; }
 
-private:
+  private:
     void open_session(HttpConnection& connection, ReplySlotPtr slot);
     void schedule_reaper();
     void reap();

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  build-essential g++ meson ninja-build pkg-config
+  build-essential g++ meson ninja-build pkg-config clang-format
   libevent-dev libyaml-cpp-dev doctest-dev node-llhttp
   # tests: real clients and a real RTMP backend
   ffmpeg rtmpdump nginx-light libnginx-mod-rtmp python3 procps

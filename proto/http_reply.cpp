@@ -4,14 +4,22 @@ namespace rtmpt::proto {
 
 std::string_view reason_phrase(HttpStatus status) {
     switch (status) {
-        case HttpStatus::ok: return "OK";
-        case HttpStatus::bad_request: return "Bad Request";
-        case HttpStatus::not_found: return "Not Found";
-        case HttpStatus::method_not_allowed: return "Method Not Allowed";
-        case HttpStatus::payload_too_large: return "Payload Too Large";
-        case HttpStatus::header_fields_too_large: return "Request Header Fields Too Large";
-        case HttpStatus::service_unavailable: return "Service Unavailable";
-        case HttpStatus::internal_error: break;
+        case HttpStatus::ok:
+            return "OK";
+        case HttpStatus::bad_request:
+            return "Bad Request";
+        case HttpStatus::not_found:
+            return "Not Found";
+        case HttpStatus::method_not_allowed:
+            return "Method Not Allowed";
+        case HttpStatus::payload_too_large:
+            return "Payload Too Large";
+        case HttpStatus::header_fields_too_large:
+            return "Request Header Fields Too Large";
+        case HttpStatus::service_unavailable:
+            return "Service Unavailable";
+        case HttpStatus::internal_error:
+            break;
     }
     return "Internal Server Error";
 }
@@ -47,7 +55,9 @@ std::string ReplyBuilder::build(HttpStatus status, std::string_view content_type
     return out;
 }
 
-std::string ReplyBuilder::tunnel(std::string_view body) const { return build(HttpStatus::ok, mime_, body, false); }
+std::string ReplyBuilder::tunnel(std::string_view body) const {
+    return build(HttpStatus::ok, mime_, body, false);
+}
 
 std::string ReplyBuilder::text(std::string_view body) const {
     return build(HttpStatus::ok, "text/plain", body, false);

@@ -29,7 +29,7 @@ enum class HttpStatus {
 [[nodiscard]] std::string mark_connection_close(std::string response);
 
 class ReplyBuilder {
-public:
+  public:
     ReplyBuilder(std::string server_token, std::string tunnel_mime_type)
         : server_(std::move(server_token)), mime_(std::move(tunnel_mime_type)) {}
 
@@ -43,7 +43,7 @@ public:
     // when the connection cannot be parsed further or the client asked for it.
     [[nodiscard]] std::string error(HttpStatus status, std::string_view why, bool close) const;
 
-private:
+  private:
     [[nodiscard]] std::string build(HttpStatus status, std::string_view content_type, std::string_view body,
                                     bool close) const;
 

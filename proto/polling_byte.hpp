@@ -9,7 +9,7 @@
 namespace rtmpt::proto {
 
 class PollingByte {
-public:
+  public:
     static constexpr std::uint8_t kActive = 0x01;
     static constexpr std::uint8_t kSlowest = 0x21;
     static constexpr unsigned kEmptyRepliesBeforeBackoff = 10;
@@ -17,7 +17,7 @@ public:
     // The byte for the reply about to be sent, given whether it carries backend bytes.
     [[nodiscard]] std::uint8_t next(bool reply_has_data);
 
-private:
+  private:
     unsigned empty_in_a_row_ = 0;
     std::uint8_t delay_ = 0;  // the byte is delay_ + 1: 0, 2, 4, 8, 16, 32
 };

@@ -12,7 +12,7 @@
 namespace rtmpt::proto {
 
 class ReplyCache {
-public:
+  public:
     static constexpr std::size_t kDepth = 8;
 
     void store(std::uint64_t seq, std::string reply);
@@ -23,7 +23,7 @@ public:
     // Bytes held, for memory accounting.
     [[nodiscard]] std::size_t bytes() const;
 
-private:
+  private:
     struct Entry {
         std::uint64_t seq = 0;
         bool used = false;

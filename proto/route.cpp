@@ -62,12 +62,18 @@ Route parse_route(std::string_view target) {
 
 std::string_view route_kind_name(RouteKind kind) {
     switch (kind) {
-        case RouteKind::ident2: return "ident2";
-        case RouteKind::open: return "open";
-        case RouteKind::send: return "send";
-        case RouteKind::idle: return "idle";
-        case RouteKind::close: return "close";
-        case RouteKind::unknown: break;
+        case RouteKind::ident2:
+            return "ident2";
+        case RouteKind::open:
+            return "open";
+        case RouteKind::send:
+            return "send";
+        case RouteKind::idle:
+            return "idle";
+        case RouteKind::close:
+            return "close";
+        case RouteKind::unknown:
+            break;
     }
     return "unknown";
 }

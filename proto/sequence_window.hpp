@@ -10,7 +10,7 @@
 namespace rtmpt::proto {
 
 class SequenceWindow {
-public:
+  public:
     // How far ahead of the next expected number a request may arrive and wait for the gap to
     // fill. The nginx module parks 4; browsers rarely overlap more than a handful.
     static constexpr std::uint64_t kAhead = 8;
@@ -29,7 +29,7 @@ public:
     [[nodiscard]] std::uint64_t next() const { return next_; }
     [[nodiscard]] bool has_base() const { return has_base_; }
 
-private:
+  private:
     std::uint64_t next_ = 0;
     bool has_base_ = false;
 };
