@@ -6,6 +6,8 @@ Behaviour per test, set at construction:
   on_connect=b"..."     send these bytes as soon as the connection is accepted
   after_bytes=(n, data) send `data` once `n` bytes in total have been received
   close_after=n         close (FIN after anything already queued) once `n` bytes have been received
+  read_paused=True      a busy server: accept, but read nothing until resume_reading() is called
+  rcvbuf=n              SO_RCVBUF of the accepted connections (set on the listening socket)
 Tests can also drive a connection directly: conn.send(data), conn.close().
 Sends go through one writer thread per connection, so a large burst never blocks the recorder and
 "send then close" keeps its order. All waits are bounded and use a Condition.
@@ -28,6 +30,7 @@ class BackendConnection:
         self._cond = threading.Condition()
         self.received = bytearray()
         self.eof = False            # the gateway closed (or reset) its side
+        self.reset = False          # a read failed with ECONNRESET (a reset may also read as plain EOF)
         self.closed_by_us = False
         self._after_done = False
         self._closed_after = False
@@ -97,9 +100,14 @@ class BackendConnection:
 
     def _read_loop(self):
         b = self._backend
+        b._reading.wait()
         while True:
             try:
                 chunk = self.sock.recv(65536)
+            except ConnectionResetError:
+                with self._cond:
+                    self.reset = True
+                chunk = b""
             except OSError:
                 chunk = b""
             if not chunk:
@@ -155,7 +163,8 @@ class BackendConnection:
 
 
 class ScriptedBackend:
-    def __init__(self, echo=False, on_connect=b"", after_bytes=None, close_after=None):
+    def __init__(self, echo=False, on_connect=b"", after_bytes=None, close_after=None, read_paused=False,
+                 rcvbuf=None):
         self.echo = echo
         self.on_connect = on_connect
         self.after_bytes = after_bytes
@@ -164,6 +173,12 @@ class ScriptedBackend:
         self._cond = threading.Condition()
         self._lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if rcvbuf is not None:
+            # On the listening socket, so accepted connections advertise a window that fits it.
+            self._lsock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self._reading = threading.Event()
+        if not read_paused:
+            self._reading.set()
         self._lsock.bind(("127.0.0.1", 0))
         self._lsock.listen(64)
         self._lsock.setblocking(False)
@@ -172,6 +187,10 @@ class ScriptedBackend:
         self._stopping = False
         self._thread = threading.Thread(target=self._accept_loop, daemon=True, name="backend-accept")
         self._thread.start()
+
+    def resume_reading(self):
+        """Ends read_paused: every connection, accepted or to come, reads from now on."""
+        self._reading.set()
 
     def _notify(self):
         with self._cond:
@@ -218,6 +237,7 @@ class ScriptedBackend:
 
     def close(self):
         self._stopping = True
+        self._reading.set()
         try:
             self._wake_w.send(b"x")
         except OSError:
@@ -247,3 +267,87 @@ class RefusedPort:
 
     def close(self):
         self._sock.close()
+
+
+class SinkBackend:
+    """A backend for many sessions at once: one thread, accepts every connection, reads and discards.
+
+    For tests that need thousands of backend connections, where ScriptedBackend's two threads per
+    connection would be too heavy. Records nothing but how many connections it accepted.
+    """
+
+    def __init__(self):
+        self._lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._lsock.bind(("127.0.0.1", 0))
+        self._lsock.listen(4096)
+        self._lsock.setblocking(False)
+        self.port = self._lsock.getsockname()[1]
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._lock = threading.Lock()
+        self._accepted = 0
+        self._socks = set()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="sink-backend")
+        self._thread.start()
+
+    def _loop(self):
+        sel = selectors.DefaultSelector()
+        sel.register(self._lsock, selectors.EVENT_READ)
+        sel.register(self._wake_r, selectors.EVENT_READ)
+        try:
+            while True:
+                for key, _ in sel.select():
+                    s = key.fileobj
+                    if s is self._wake_r:
+                        return
+                    if s is self._lsock:
+                        while True:
+                            try:
+                                c, _ = self._lsock.accept()
+                            except (BlockingIOError, InterruptedError):
+                                break
+                            except OSError:
+                                break  # e.g. out of descriptors: try again on the next wakeup
+                            c.setblocking(False)
+                            sel.register(c, selectors.EVENT_READ)
+                            with self._lock:
+                                self._accepted += 1
+                                self._socks.add(c)
+                        continue
+                    try:
+                        data = s.recv(65536)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if not data:
+                        sel.unregister(s)
+                        s.close()
+                        with self._lock:
+                            self._socks.discard(s)
+        finally:
+            sel.close()
+
+    def connection_count(self):
+        with self._lock:
+            return self._accepted
+
+    def close(self):
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        self._thread.join(5)
+        with self._lock:
+            socks, self._socks = self._socks, set()
+        for s in socks:
+            s.close()
+        self._lsock.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
