@@ -1,20 +1,35 @@
 #!/usr/bin/env bash
-# Installs what the tests need, builds with warnings as errors, and runs every test:
-# unit tests (doctest), integration tests against the real binary, end-to-end tests with
-# nginx-rtmp, ffmpeg and rtmpdump. Safe to run again: the build directory is reused.
+# Installs what the tests need and runs every test twice: on a normal build with warnings as
+# errors, then on an AddressSanitizer + UndefinedBehaviorSanitizer build (LeakSanitizer
+# included), where any report fails the test that triggered it. Suites: unit tests (doctest),
+# integration tests against the real binary, end-to-end tests with nginx-rtmp, ffmpeg and
+# rtmpdump, and the clang-format check. Safe to run again: build directories are reused.
+# Extra arguments go to both `meson test` runs (e.g. --suite unit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash packaging/install-deps.sh
 
+setup() {  # setup DIR OPTIONS...
+  local dir=$1
+  shift
+  if [ -d "$dir" ]; then
+    meson setup --reconfigure "$dir" "$@"
+  else
+    meson setup "$dir" "$@"
+  fi
+  ninja -C "$dir"
+}
+
 build=${BUILD_DIR:-build}
-if [ -d "$build" ]; then
-  meson setup --reconfigure "$build" -Dwerror=true
-else
-  meson setup "$build" -Dwerror=true
-fi
-ninja -C "$build"
+sanitize=${SANITIZE_BUILD_DIR:-build-sanitize}
+setup "$build" -Dwerror=true
+setup "$sanitize" -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
+
 status=0
 meson test -C "$build" --print-errorlogs --num-processes 1 "$@" || status=$?
-python3 tests/summarize.py "$build/meson-logs/testlog.json" || true
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+meson test -C "$sanitize" --print-errorlogs --num-processes 1 --no-suite style "$@" || status=$?
+python3 tests/summarize.py "$build/meson-logs/testlog.json" "$sanitize/meson-logs/testlog.json" || true
 exit $status

@@ -1,4 +1,4 @@
-"""Prints one closing line for a meson test run: 'tests: N passed, N failed'.
+"""Prints one closing line for one or more meson test runs: 'tests: N passed, N failed'.
 
 Counts the cases inside each meson test (doctest and unittest report their own), so the line
 says how many checks ran, not just how many executables.
@@ -26,18 +26,19 @@ def count(entry):
     return (1, 0) if ok else (0, 1)
 
 
-def main(path):
+def main(paths):
     passed = failed = 0
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                p, q = count(json.loads(line))
-                passed += p
-                failed += q
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    p, q = count(json.loads(line))
+                    passed += p
+                    failed += q
     print(f"tests: {passed} passed, {failed} failed")
     return 0 if failed == 0 else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(sys.argv[1:]))

@@ -209,14 +209,16 @@ class EndToEnd(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.gw:
-            cls.gw.stop()
+        status = cls.gw.stop() if cls.gw else 0
         if cls.nginx:
             cls.nginx.stop()
         if ARGS.keep:
             print(f"\nkept {cls.tmp}", file=sys.stderr)
         else:
             shutil.rmtree(cls.tmp, ignore_errors=True)
+        if status != 0:
+            # A sanitizer build reports leaks as the process exits.
+            raise AssertionError(f"the gateway exited with status {status} on SIGTERM:\n{cls.gw.log_text()[-6000:]}")
 
     def gw_url(self, name):
         if self.gw is None:

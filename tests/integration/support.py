@@ -85,12 +85,15 @@ class GatewayTestCase(unittest.TestCase):
     def _stop_gateway(self):
         failed = self._problem_count() > self._problems_before
         crashed = self.gw.proc.poll()
+        status = self.gw.stop()
+        # Read after stop: a sanitizer build reports leaks as the process exits.
         log = self.gw.log_text()
-        self.gw.stop()
-        if failed or VERBOSE_LOG or crashed is not None:
+        if failed or VERBOSE_LOG or crashed is not None or status != 0:
             sys.stderr.write(f"\n----- gateway log of {self.id()} -----\n{log}\n----- end of log -----\n")
         if crashed is not None:
             raise AssertionError(f"the gateway exited during the test with status {crashed}")
+        if status != 0:
+            raise AssertionError(f"the gateway exited with status {status} on SIGTERM (sanitizer report?)")
 
     def connect(self, style="librtmp", timeout=5.0):
         conn = HttpConnection(self.gw.host, self.gw.port, timeout=timeout, style=style)
