@@ -39,12 +39,19 @@ struct SessionConfig {
     std::size_t queue_max_bytes = 1024 * 1024;
     // How long an /idle with nothing to return may be held back (FMS IdleAckInterval); 0 answers at once.
     Duration idle_hold{100};
+    // An opened session must send its first bytes (the RTMP handshake) within this.
+    Duration handshake_timeout{10'000};
+    Duration max_lifetime{0};                   // 0: unlimited
+    std::size_t max_bytes = 0;                  // per direction; 0: unlimited
+    std::uint32_t max_sessions_per_client = 0;  // per client address; 0: unlimited
 
     friend bool operator==(const SessionConfig&, const SessionConfig&) = default;
 };
 
 struct HttpConfig {
     Duration keepalive_timeout{120'000};
+    Duration header_timeout{10'000};  // a request's line and headers must arrive within this
+    std::uint32_t max_connections = 20'000;
     std::size_t max_header_bytes = 8 * 1024;
     std::size_t max_body_bytes = 1024 * 1024;
     std::string mime_type = "application/x-fcs";

@@ -95,6 +95,46 @@ constexpr std::array kDirectives{
         .slot = [](Config& c) -> Slot { return &c.session.idle_hold; },
     },
     Directive{
+        .name = "session.handshake_timeout",
+        .type = ValueType::duration,
+        .default_text = "10s",
+        .min = ms(1s),
+        .max = ms(5min),
+        .help = "An opened session whose client sends no bytes (no RTMP handshake) within this long "
+                "is closed: opens alone must not hold backend connections.",
+        .slot = [](Config& c) -> Slot { return &c.session.handshake_timeout; },
+    },
+    Directive{
+        .name = "session.max_lifetime",
+        .type = ValueType::duration,
+        .default_text = "0s",
+        .min = 0,
+        .max = ms(24h) * 366,
+        .help = "Longest life of a session; 0: unlimited. If set, make it at least the length of the "
+                "longest stream.",
+        .slot = [](Config& c) -> Slot { return &c.session.max_lifetime; },
+    },
+    Directive{
+        .name = "session.max_bytes",
+        .type = ValueType::size,
+        .default_text = "0",
+        .min = 0,
+        .max = std::uint64_t{1} << 50,
+        .help = "Most bytes a session may carry in each direction; past it the session is closed. "
+                "0: unlimited.",
+        .slot = [](Config& c) -> Slot { return &c.session.max_bytes; },
+    },
+    Directive{
+        .name = "session.max_sessions_per_client",
+        .type = ValueType::count,
+        .default_text = "0",
+        .min = 0,
+        .max = 1'000'000,
+        .help = "Most sessions open at once from one client address; an /open beyond it gets 429. "
+                "0: unlimited (RTMPT users often share one proxy address).",
+        .slot = [](Config& c) -> Slot { return &c.session.max_sessions_per_client; },
+    },
+    Directive{
         .name = "http.keepalive_timeout",
         .type = ValueType::duration,
         .default_text = "120s",
@@ -102,6 +142,25 @@ constexpr std::array kDirectives{
         .max = ms(1h),
         .help = "An HTTP connection with no request in progress is closed after this long.",
         .slot = [](Config& c) -> Slot { return &c.http.keepalive_timeout; },
+    },
+    Directive{
+        .name = "http.header_timeout",
+        .type = ValueType::duration,
+        .default_text = "10s",
+        .min = ms(1s),
+        .max = ms(5min),
+        .help = "A request's line and headers must arrive within this long once begun (slowloris); "
+                "past it the connection gets 408 and is closed.",
+        .slot = [](Config& c) -> Slot { return &c.http.header_timeout; },
+    },
+    Directive{
+        .name = "http.max_connections",
+        .type = ValueType::count,
+        .default_text = "20000",
+        .min = 1,
+        .max = 1'000'000,
+        .help = "Most client connections open at once; a connection beyond it is closed at accept.",
+        .slot = [](Config& c) -> Slot { return &c.http.max_connections; },
     },
     Directive{
         .name = "http.max_header_bytes",

@@ -1,6 +1,7 @@
 // Why a session ended: every session end logs exactly one of these ("closing because: ...").
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 namespace rtmpt::gateway {
@@ -12,8 +13,13 @@ enum class CloseReason {
     backend_connect_failed,  // the backend could not be reached (detail logged with it)
     backend_error,           // the backend connection failed after it was up
     sequence_out_of_window,  // a sequence number far beyond the window, or an impossible first one
+    handshake_timeout,       // opened, but no bytes from the client within session.handshake_timeout
+    max_lifetime,            // older than session.max_lifetime
+    byte_limit,              // carried session.max_bytes in one direction
     shutdown,                // the gateway is stopping
 };
+
+inline constexpr std::size_t kCloseReasonCount = static_cast<std::size_t>(CloseReason::shutdown) + 1;
 
 [[nodiscard]] constexpr std::string_view close_reason_text(CloseReason r) {
     switch (r) {
@@ -29,6 +35,12 @@ enum class CloseReason {
             return "backend error";
         case CloseReason::sequence_out_of_window:
             return "sequence out of window";
+        case CloseReason::handshake_timeout:
+            return "handshake timeout";
+        case CloseReason::max_lifetime:
+            return "max lifetime";
+        case CloseReason::byte_limit:
+            return "byte limit";
         case CloseReason::shutdown:
             return "shutdown";
     }

@@ -13,6 +13,20 @@ namespace rtmpt::gateway {
 
 using proto::HttpStatus;
 
+namespace {
+
+constexpr Refusal kMalformed{HttpStatus::bad_request, "malformed request", &Counters::refused_malformed};
+constexpr Refusal kUpgrade{HttpStatus::bad_request, "protocol upgrade not supported",
+                           &Counters::refused_upgrade};
+constexpr Refusal kHeaderTooLarge{HttpStatus::header_fields_too_large, "request header too large",
+                                  &Counters::refused_header_too_large};
+constexpr Refusal kBodyTooLarge{HttpStatus::payload_too_large, "request body too large",
+                                &Counters::refused_body_too_large};
+constexpr Refusal kHeaderTimeout{HttpStatus::request_timeout, "request header timeout",
+                                 &Counters::refused_header_timeout};
+
+}  // namespace
+
 void ReplySlot::fill(std::string response) {
     if (filled_) return;
     filled_ = true;
@@ -44,6 +58,7 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string p
       unsent_limit_(std::max<std::size_t>(2 * worker.config().session.reply_max_bytes, 64 * 1024)) {
     llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
     parser_.data = this;
+    header_timer_.reset(evtimer_new(worker.base(), &HttpConnection::on_header_timeout, this));
 
     const int one = 1;
     // Replies must leave at once: a held-back reply stalls the client's next request.
@@ -91,10 +106,10 @@ void HttpConnection::parse_input() {
             llhttp_resume(&parser_);
             continue;
         }
-        if (limit_status_ != HttpStatus::ok) {
-            refuse(limit_status_, limit_why_);
+        if (limit_) {
+            refuse(*limit_);
         } else {
-            refuse(HttpStatus::bad_request, std::string("malformed request: ") + llhttp_errno_name(err));
+            refuse(kMalformed, llhttp_errno_name(err));
         }
         return;
     }
@@ -120,14 +135,15 @@ int HttpConnection::on_message_begin(llhttp_t* p) {
     auto* self = static_cast<HttpConnection*>(p->data);
     self->request_ = HttpRequest{};
     self->header_bytes_ = 0;
+    const timeval tv = to_timeval(self->worker_.config().http.header_timeout);
+    evtimer_add(self->header_timer_.get(), &tv);
     return 0;
 }
 
 bool HttpConnection::count_header_bytes(std::size_t len) {
     header_bytes_ += len;
     if (header_bytes_ <= worker_.config().http.max_header_bytes) return true;
-    limit_status_ = HttpStatus::header_fields_too_large;
-    limit_why_ = "request header too large";
+    limit_ = &kHeaderTooLarge;
     return false;
 }
 
@@ -151,16 +167,15 @@ int HttpConnection::on_header_value(llhttp_t* p, const char*, std::size_t len) {
 int HttpConnection::on_headers_complete(llhttp_t* p) {
     auto* self = static_cast<HttpConnection*>(p->data);
     self->request_.method = static_cast<llhttp_method_t>(llhttp_get_method(p));
+    evtimer_del(self->header_timer_.get());
     if (p->upgrade) {
         // RTMPT is plain request/response; whatever follows an upgrade is not ours to parse.
-        self->limit_status_ = HttpStatus::bad_request;
-        self->limit_why_ = "protocol upgrade not supported";
+        self->limit_ = &kUpgrade;
         return -1;
     }
     // Decide from Content-Length before reading a byte of the body.
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > self->worker_.config().http.max_body_bytes) {
-        self->limit_status_ = HttpStatus::payload_too_large;
-        self->limit_why_ = "request body too large";
+        self->limit_ = &kBodyTooLarge;
         return -1;
     }
     return 0;
@@ -170,8 +185,7 @@ int HttpConnection::on_body(llhttp_t* p, const char* at, std::size_t len) {
     auto* self = static_cast<HttpConnection*>(p->data);
     // Chunked bodies have no length up front: count as they come.
     if (self->request_.body.size() + len > self->worker_.config().http.max_body_bytes) {
-        self->limit_status_ = HttpStatus::payload_too_large;
-        self->limit_why_ = "request body too large";
+        self->limit_ = &kBodyTooLarge;
         return -1;
     }
     self->request_.body.append(at, len);
@@ -189,14 +203,23 @@ int HttpConnection::on_message_complete(llhttp_t* p) {
     return self->state_ == State::reading ? 0 : HPE_PAUSED;
 }
 
-void HttpConnection::refuse(HttpStatus status, std::string_view why) {
-    worker_.log().info("http client=" + peer_ + " refused with " + std::to_string(static_cast<int>(status)) +
-                       ": " + std::string(why));
+void HttpConnection::refuse(const Refusal& refusal, std::string_view detail) {
+    std::string why{refusal.why};
+    if (!detail.empty()) why += ": " + std::string(detail);
+    ++(worker_.counters().*refusal.counter);
+    worker_.log().info("http client=" + peer_ + " refused with " +
+                       std::to_string(static_cast<int>(refusal.status)) + ": " + why);
+    evtimer_del(header_timer_.get());
     state_ = State::draining;
     bufferevent_disable(bev_.get(), EV_READ);
     auto slot = std::make_shared<ReplySlot>(this);
     replies_.push_back(slot);
-    slot->fill(worker_.replies().error(status, why, /*close=*/true));
+    slot->fill(worker_.replies().error(refusal.status, why, /*close=*/true));
+}
+
+void HttpConnection::on_header_timeout(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<HttpConnection*>(arg);
+    if (self->state_ != State::draining) self->refuse(kHeaderTimeout);
 }
 
 void HttpConnection::flush_ready_replies() {
@@ -228,6 +251,7 @@ void HttpConnection::on_event(bufferevent*, short what, void* arg) {
         const linger abort_on_close{1, 0};
         setsockopt(bufferevent_getfd(self->bev_.get()), SOL_SOCKET, SO_LINGER, &abort_on_close,
                    sizeof abort_on_close);
+        ++self->worker_.counters().write_timeouts;
         self->close_now("write timeout: the client takes no reply bytes");
         return;
     }
@@ -257,6 +281,7 @@ void HttpConnection::close_now(std::string_view why) {
     worker_.log().debug("http client=" + peer_ + " connection closed: " + std::string(why));
     bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
     bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+    evtimer_del(header_timer_.get());
     for (auto& slot : replies_) slot->detach();
     replies_.clear();
     worker_.retire(*this);

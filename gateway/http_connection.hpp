@@ -3,6 +3,7 @@
 // A connection never belongs to a session: a session's requests may use many connections.
 #pragma once
 
+#include "gateway/counters.hpp"
 #include "gateway/event_ptr.hpp"
 #include "gateway/reply_slot.hpp"
 #include "proto/http_reply.hpp"
@@ -21,6 +22,13 @@ struct HttpRequest {
     llhttp_method_t method = HTTP_POST;
     std::string target;
     std::string body;
+};
+
+// Why a connection is refused further requests: the answer, the log reason and the counter.
+struct Refusal {
+    proto::HttpStatus status;
+    std::string_view why;
+    std::uint64_t Counters::*counter;
 };
 
 class HttpConnection {
@@ -64,7 +72,8 @@ class HttpConnection {
     void parse_input();
     [[nodiscard]] bool over_limits() const;
     void resume_reading();
-    void refuse(proto::HttpStatus status, std::string_view why);
+    void refuse(const Refusal& refusal, std::string_view detail = {});
+    static void on_header_timeout(evutil_socket_t, short, void* arg);
     [[nodiscard]] bool count_header_bytes(std::size_t len);
     void close_now(std::string_view why);
 
@@ -78,8 +87,8 @@ class HttpConnection {
 
     HttpRequest request_;  // the request being parsed
     std::size_t header_bytes_ = 0;
-    proto::HttpStatus limit_status_ = proto::HttpStatus::ok;  // set when a callback refuses a request
-    std::string limit_why_;
+    const Refusal* limit_ = nullptr;  // set when a parser callback refuses a request
+    EventPtr header_timer_;           // runs from a request's first byte to the end of its headers
 
     std::deque<ReplySlotPtr> replies_;  // in request order; the head is written first
 };

@@ -100,6 +100,7 @@ void Listener::on_error(evconnlistener*, void* arg) {
         return;
     }
     evconnlistener_disable(self->listener_.get());
+    ++self->worker_.counters().accept_pauses;
     evtimer_add(self->resume_timer_.get(), &kAcceptPause);
     // One line for the first pause and then one in a hundred: a long shortage must not flood the log.
     if (self->pauses_++ % 100 == 0) {

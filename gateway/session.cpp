@@ -10,10 +10,11 @@ namespace rtmpt::gateway {
 using proto::HttpStatus;
 using proto::RouteKind;
 
-Session::Session(Worker& worker, std::string id, std::string client)
+Session::Session(Worker& worker, std::string id, std::string client, std::string client_address)
     : worker_(worker),
       id_(std::move(id)),
       client_(std::move(client)),
+      client_address_(std::move(client_address)),
       opened_at_(Clock::now()),
       last_request_at_(opened_at_),
       backend_(*this, worker.base(), worker.dns(), worker.config().backend,
@@ -64,6 +65,7 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
         }
         case proto::SequenceWindow::Verdict::already_seen: {
             if (const auto cached = cache_.find(*seq)) {
+                ++worker_.counters().retries_from_cache;
                 worker_.log().debug("session sid=" + id_ + " retry of seq " + std::to_string(*seq) +
                                     " answered from cache");
                 slot->fill(std::string(*cached));
@@ -112,8 +114,11 @@ void Session::apply(std::uint64_t seq, PendingRequest req) {
             if (!backend_.gone()) {
                 backend_.write(req.body);
                 bytes_up_ += req.body.size();
+                worker_.counters().bytes_up += req.body.size();
             }
+            if (!req.body.empty()) handshake_seen_ = true;
             answer(seq, req.waiters);
+            if (state_ == State::open && over_byte_limit()) end(CloseReason::byte_limit);
             return;
         case RouteKind::idle:
             if (may_hold()) {
@@ -139,17 +144,27 @@ void Session::answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters) {
         end(backend_end_.value_or(CloseReason::backend_closed), backend_detail_);
         return;
     }
-    const std::size_t max = worker_.config().session.reply_max_bytes;
+    std::size_t max = worker_.config().session.reply_max_bytes;
+    if (const std::size_t cap = worker_.config().session.max_bytes; cap != 0) {
+        max = std::min<std::size_t>(max, cap - std::min<std::uint64_t>(cap, bytes_down_));
+    }
     std::string body;
     body.reserve(1 + std::min(max, backend_.queued_in()));
     body.push_back('\0');
     const std::size_t n = backend_.take(body, max);
     body[0] = static_cast<char>(polling_.next(n > 0));
     bytes_down_ += n;
+    worker_.counters().bytes_down += n;
     if (n == 0) ++empty_replies_;
     std::string reply = worker_.replies().tunnel(body);
     for (auto& w : waiters) w->fill(reply);
     cache_.store(seq, std::move(reply));
+    if (over_byte_limit()) end(CloseReason::byte_limit);
+}
+
+bool Session::over_byte_limit() const {
+    const std::size_t cap = worker_.config().session.max_bytes;
+    return cap != 0 && (bytes_up_ >= cap || bytes_down_ >= cap);
 }
 
 bool Session::may_hold() const {
@@ -182,9 +197,18 @@ void Session::answer_with_error(std::vector<ReplySlotPtr>& waiters, int status, 
     for (auto& w : waiters) w->fill(worker_.replies().error(static_cast<HttpStatus>(status), why, false));
 }
 
-void Session::check_idle(Clock::time_point now) {
+void Session::check_timers(Clock::time_point now) {
     if (state_ != State::open) return;
-    if (now - last_request_at_ < worker_.config().session.idle_timeout) return;
+    const auto& cfg = worker_.config().session;
+    if (cfg.max_lifetime.count() != 0 && now - opened_at_ >= cfg.max_lifetime) {
+        end(CloseReason::max_lifetime);
+        return;
+    }
+    if (!handshake_seen_ && now - opened_at_ >= cfg.handshake_timeout) {
+        end(CloseReason::handshake_timeout);
+        return;
+    }
+    if (now - last_request_at_ < cfg.idle_timeout) return;
     if (backend_.gone()) {
         end(backend_end_.value_or(CloseReason::backend_closed), backend_detail_);
     } else {
@@ -217,6 +241,7 @@ void Session::on_backend_gone(bool connected_before, std::string detail) {
 void Session::end(CloseReason reason, std::string_view detail) {
     if (state_ != State::open) return;
     state_ = State::ended;
+    ++worker_.counters().sessions_closed[static_cast<std::size_t>(reason)];
     evtimer_del(hold_timer_.get());
     const double age = std::chrono::duration<double>(Clock::now() - opened_at_).count();
     char age_text[32];

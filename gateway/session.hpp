@@ -30,7 +30,7 @@ class Session final : private BackendEvents {
         ended,  // torn down and logged; waiting for the worker to free it
     };
 
-    Session(Worker& worker, std::string id, std::string client);
+    Session(Worker& worker, std::string id, std::string client, std::string client_address);
     ~Session();
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
@@ -40,13 +40,15 @@ class Session final : private BackendEvents {
     // One tunnel request (send, idle or close) for this session; its reply goes into `slot`.
     void submit(proto::RouteKind kind, std::optional<std::uint64_t> seq, std::string body, ReplySlotPtr slot);
 
-    // Called by the worker's janitor: ends the session if the client has stopped polling.
-    void check_idle(Clock::time_point now);
+    // Called by the worker's janitor: ends the session if the client has stopped polling, never
+    // sent its handshake, or the session has outlived session.max_lifetime.
+    void check_timers(Clock::time_point now);
 
     void end(CloseReason reason, std::string_view detail = {});
 
     [[nodiscard]] const std::string& id() const { return id_; }
     [[nodiscard]] State state() const { return state_; }
+    [[nodiscard]] const std::string& client_address() const { return client_address_; }
 
   private:
     // A request waiting for its turn, with every slot that asked for it (a retry of a waiting
@@ -68,6 +70,7 @@ class Session final : private BackendEvents {
 
     void pump();
     void finish_close_if_due();
+    [[nodiscard]] bool over_byte_limit() const;
     void apply(std::uint64_t seq, PendingRequest req);
     void answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters);
     void hold(std::uint64_t seq, PendingRequest req);
@@ -79,6 +82,7 @@ class Session final : private BackendEvents {
     Worker& worker_;
     const std::string id_;
     const std::string client_;
+    const std::string client_address_;  // client_ without the port: what per-client limits count
     const Clock::time_point opened_at_;
     Clock::time_point last_request_at_;
     State state_ = State::open;
@@ -103,6 +107,7 @@ class Session final : private BackendEvents {
 
     std::uint64_t bytes_up_ = 0;       // client -> backend, forwarded
     std::uint64_t bytes_down_ = 0;     // backend -> client, put into replies
+    bool handshake_seen_ = false;      // the client has sent its first bytes
     std::uint64_t requests_ = 0;       // tunnel requests received, retries included
     std::uint64_t empty_replies_ = 0;  // send/idle replies with no backend bytes: the polling cost
 };

@@ -14,6 +14,12 @@ using proto::RouteKind;
 
 namespace {
 
+// "1.2.3.4:5678" -> "1.2.3.4", "[::1]:5678" -> "[::1]": what per-client limits count by.
+std::string address_without_port(const std::string& peer) {
+    const auto colon = peer.rfind(':');
+    return colon == std::string::npos ? peer : peer.substr(0, colon);
+}
+
 // Idle sessions are found by a sweep over all sessions, not a timer each: cheap at this
 // period even with the maximum number of sessions, and precise enough for timeouts of seconds.
 constexpr timeval kJanitorPeriod{0, 250'000};
@@ -68,13 +74,27 @@ int Worker::run() {
 }
 
 void Worker::accept(evutil_socket_t fd, std::string peer) {
+    if (connections_.size() >= config_.http.max_connections) {
+        ++counters_.connections_refused;
+        const auto now = Clock::now();
+        if (now - last_refusal_log_ >= std::chrono::seconds(1)) {
+            last_refusal_log_ = now;
+            log_.warn("connection refused client=" + peer + ": http.max_connections reached (" +
+                      std::to_string(counters_.connections_refused) + " refused so far)");
+        }
+        evutil_closesocket(fd);
+        return;
+    }
+    ++counters_.connections_accepted;
     auto connection = std::make_unique<HttpConnection>(*this, fd, std::move(peer));
     HttpConnection* key = connection.get();
     connections_.emplace(key, std::move(connection));
 }
 
 void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, ReplySlotPtr slot) {
+    ++counters_.requests;
     if (request.method != HTTP_POST) {
+        ++counters_.refused_method;
         slot->fill(replies_.error(HttpStatus::method_not_allowed, "RTMPT requests are POST", false));
         return;
     }
@@ -95,6 +115,7 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
         case RouteKind::close: {
             const auto it = sessions_.find(std::string(route.session_id));
             if (it == sessions_.end()) {
+                ++counters_.unknown_session;
                 slot->fill(replies_.error(HttpStatus::not_found, "unknown session", false));
                 return;
             }
@@ -104,14 +125,26 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
         case RouteKind::unknown:
             break;
     }
+    ++counters_.unknown_path;
     slot->fill(replies_.error(HttpStatus::not_found, "not an RTMPT path", false));
 }
 
 void Worker::open_session(HttpConnection& connection, ReplySlotPtr slot) {
     if (stopping_ || sessions_.size() >= config_.session.max_sessions) {
+        ++counters_.refused_max_sessions;
         log_.warn("session refused client=" + connection.peer() + ": " +
-                  (stopping_ ? "shutting down" : "max_sessions reached"));
+                  (stopping_ ? "shutting down" : "session.max_sessions reached"));
         slot->fill(replies_.error(HttpStatus::service_unavailable, "no session available", false));
+        return;
+    }
+    const std::string client_address = address_without_port(connection.peer());
+    const std::uint32_t per_client_cap = config_.session.max_sessions_per_client;
+    if (per_client_cap != 0 && sessions_per_client_[client_address] >= per_client_cap) {
+        ++counters_.refused_per_client;
+        log_.warn("session refused client=" + connection.peer() +
+                  ": session.max_sessions_per_client reached");
+        slot->fill(
+            replies_.error(HttpStatus::too_many_requests, "too many sessions from this address", false));
         return;
     }
     std::string id;
@@ -125,9 +158,11 @@ void Worker::open_session(HttpConnection& connection, ReplySlotPtr slot) {
         id = proto::format_session_id(entropy);
     } while (sessions_.contains(id));
 
-    auto session = std::make_unique<Session>(*this, id, connection.peer());
+    auto session = std::make_unique<Session>(*this, id, connection.peer(), client_address);
     Session& s = *session;
     sessions_.emplace(id, std::move(session));
+    ++sessions_per_client_[client_address];
+    ++counters_.sessions_opened;
     slot->fill(replies_.tunnel(id + "\n"));
     s.start();
 }
@@ -143,6 +178,10 @@ void Worker::retire(HttpConnection& connection) {
 void Worker::retire(Session& session) {
     const auto it = sessions_.find(session.id());
     if (it == sessions_.end()) return;
+    if (const auto per = sessions_per_client_.find(session.client_address());
+        per != sessions_per_client_.end() && --per->second == 0) {
+        sessions_per_client_.erase(per);
+    }
     retired_sessions_.push_back(std::move(it->second));
     sessions_.erase(it);
     schedule_reaper();
@@ -163,7 +202,7 @@ void Worker::janitor() {
     std::vector<Session*> all;
     all.reserve(sessions_.size());
     for (auto& [id, s] : sessions_) all.push_back(s.get());
-    for (Session* s : all) s->check_idle(now);
+    for (Session* s : all) s->check_timers(now);
 }
 
 void Worker::shut_down() {
@@ -174,6 +213,7 @@ void Worker::shut_down() {
     std::vector<Session*> all;
     for (auto& [id, s] : sessions_) all.push_back(s.get());
     for (Session* s : all) s->end(CloseReason::shutdown);
+    log_.info("stats " + counters_.format());
     event_del(janitor_.get());
     event_del(sigint_.get());
     event_del(sigterm_.get());

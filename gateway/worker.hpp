@@ -4,6 +4,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "gateway/counters.hpp"
 #include "gateway/event_ptr.hpp"
 #include "gateway/http_connection.hpp"
 #include "gateway/linger_set.hpp"
@@ -44,6 +45,7 @@ class Worker {
     [[nodiscard]] const Logger& log() const { return log_; }
     [[nodiscard]] const proto::ReplyBuilder& replies() const { return replies_; }
     [[nodiscard]] LingerSet& linger() { return linger_; }
+    [[nodiscard]] Counters& counters() { return counters_; }
 
   private:
     void open_session(HttpConnection& connection, ReplySlotPtr slot);
@@ -61,6 +63,9 @@ class Worker {
     DnsBasePtr dns_;
     proto::ReplyBuilder replies_;
     LingerSet linger_;
+    Counters counters_;
+    std::unordered_map<std::string, std::uint32_t> sessions_per_client_;  // client address -> open sessions
+    Clock::time_point last_refusal_log_{};  // connection refusals are logged at most once a second
 
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> connections_;

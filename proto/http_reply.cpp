@@ -12,8 +12,12 @@ std::string_view reason_phrase(HttpStatus status) {
             return "Not Found";
         case HttpStatus::method_not_allowed:
             return "Method Not Allowed";
+        case HttpStatus::request_timeout:
+            return "Request Timeout";
         case HttpStatus::payload_too_large:
             return "Payload Too Large";
+        case HttpStatus::too_many_requests:
+            return "Too Many Requests";
         case HttpStatus::header_fields_too_large:
             return "Request Header Fields Too Large";
         case HttpStatus::service_unavailable:

@@ -188,10 +188,11 @@ TEST_CASE("wrong types") {
           std::vector<std::string>{"test.yaml:1: listen: expected a host:port list, got a map"});
     CHECK(errors_of("log:\n  level: {a: 1}\n") ==
           std::vector<std::string>{"test.yaml:2: log.level: expected a log level, got a map"});
-    CHECK(
-        errors_of("\nsession: 5\n") ==
-        std::vector<std::string>{"test.yaml:2: session: expected a map of keys (idle_timeout, max_sessions, "
-                                 "reply_max_bytes, queue_max_bytes, idle_hold), got a value"});
+    CHECK(errors_of("\nsession: 5\n") ==
+          std::vector<std::string>{
+              "test.yaml:2: session: expected a map of keys (idle_timeout, max_sessions, "
+              "reply_max_bytes, queue_max_bytes, idle_hold, handshake_timeout, max_lifetime, max_bytes, "
+              "max_sessions_per_client), got a value"});
     CHECK(errors_of("log: [debug]\n") ==
           std::vector<std::string>{"test.yaml:1: log: expected a map of keys (level), got a list"});
     CHECK(errors_of("? [a, b]\n: 1\n") ==

@@ -47,6 +47,8 @@ TEST_CASE("reason phrases") {
     CHECK(reason_phrase(HttpStatus::bad_request) == "Bad Request");
     CHECK(reason_phrase(HttpStatus::not_found) == "Not Found");
     CHECK(reason_phrase(HttpStatus::method_not_allowed) == "Method Not Allowed");
+    CHECK(reason_phrase(HttpStatus::request_timeout) == "Request Timeout");
+    CHECK(reason_phrase(HttpStatus::too_many_requests) == "Too Many Requests");
     CHECK(reason_phrase(HttpStatus::payload_too_large) == "Payload Too Large");
     CHECK(reason_phrase(HttpStatus::header_fields_too_large) == "Request Header Fields Too Large");
     CHECK(reason_phrase(HttpStatus::service_unavailable) == "Service Unavailable");
