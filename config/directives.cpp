@@ -120,8 +120,8 @@ constexpr std::array kDirectives{
         .default_text = "0",
         .min = 0,
         .max = std::uint64_t{1} << 50,
-        .help = "Most bytes a session may carry in each direction; past it the session is closed. "
-                "0: unlimited.",
+        .help = "Most bytes a session may carry in each direction: exactly this many are carried, then "
+                "the session is closed. 0: unlimited.",
         .slot = [](Config& c) -> Slot { return &c.session.max_bytes; },
     },
     Directive{

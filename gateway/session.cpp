@@ -112,9 +112,14 @@ void Session::apply(std::uint64_t seq, PendingRequest req) {
     switch (req.kind) {
         case RouteKind::send:
             if (!backend_.gone()) {
-                backend_.write(req.body);
-                bytes_up_ += req.body.size();
-                worker_.counters().bytes_up += req.body.size();
+                std::string_view body = req.body;
+                // The byte cap is exact both ways: bytes past it are not forwarded.
+                if (const std::size_t cap = worker_.config().session.max_bytes; cap != 0) {
+                    body = body.substr(0, cap - std::min<std::uint64_t>(cap, bytes_up_));
+                }
+                backend_.write(body);
+                bytes_up_ += body.size();
+                worker_.counters().bytes_up += body.size();
             }
             if (!req.body.empty()) handshake_seen_ = true;
             answer(seq, req.waiters);

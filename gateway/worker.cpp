@@ -47,6 +47,9 @@ Worker::~Worker() {
 
 bool Worker::start() {
     if (!dns_) log_.warn("no DNS resolver configured: backend host names cannot be resolved");
+    // Signals first: once "listening" is logged, a SIGTERM must already mean a clean stop.
+    event_add(sigint_.get(), nullptr);
+    event_add(sigterm_.get(), nullptr);
     bool ok = true;
     for (const auto& address : config_.listen) {
         auto listener = std::make_unique<Listener>(*this, address);
@@ -60,8 +63,6 @@ bool Worker::start() {
     }
     if (!ok) return false;
     event_add(janitor_.get(), &kJanitorPeriod);
-    event_add(sigint_.get(), nullptr);
-    event_add(sigterm_.get(), nullptr);
     return true;
 }
 
@@ -95,6 +96,8 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
     ++counters_.requests;
     if (request.method != HTTP_POST) {
         ++counters_.refused_method;
+        log_.info("http client=" + connection.peer() + " answered 405: method " +
+                  llhttp_method_name(request.method) + " is not POST");
         slot->fill(replies_.error(HttpStatus::method_not_allowed, "RTMPT requests are POST", false));
         return;
     }
@@ -116,6 +119,8 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
             const auto it = sessions_.find(std::string(route.session_id));
             if (it == sessions_.end()) {
                 ++counters_.unknown_session;
+                log_.info("http client=" + connection.peer() +
+                          " answered 404: unknown session sid=" + std::string(route.session_id));
                 slot->fill(replies_.error(HttpStatus::not_found, "unknown session", false));
                 return;
             }
@@ -126,6 +131,12 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
             break;
     }
     ++counters_.unknown_path;
+    // The target is client text: cut and keep it printable so the log line stays one line.
+    std::string shown = request.target.substr(0, 64);
+    for (char& c : shown) {
+        if (c < 0x20 || c > 0x7e) c = '?';
+    }
+    log_.info("http client=" + connection.peer() + " answered 404: not an RTMPT path " + shown);
     slot->fill(replies_.error(HttpStatus::not_found, "not an RTMPT path", false));
 }
 

@@ -27,6 +27,22 @@ SID_RE = re.compile(r"[A-Za-z0-9_-]{22}")
 SESSION_END_RE = (r"session end sid={sid} client=(?P<client>\S+) age=(?P<age>[0-9.]+)s "
                   r"up=(?P<up>\d+) down=(?P<down>\d+) (?:[a-z_]+=\S+ )*closing because: (?P<reason>.*)$")
 UNKNOWN_SID = "AAAAAAAAAAAAAAAAAAAAAA"
+# The one line of counters the gateway logs when it stops: "<time> info stats name=N name=N ...".
+STATS_RE = re.compile(r" info stats ((?:[a-z_]+=\d+)(?: [a-z_]+=\d+)*)$")
+
+
+def parse_stats(lines):
+    """The counters of the `stats` log line among `lines`, as {name: int}; fails unless exactly one."""
+    found = [m for m in (STATS_RE.search(line) for line in lines) if m]
+    if len(found) != 1:
+        raise AssertionError(f"expected one stats line in the gateway log, found {len(found)}:\n" + "\n".join(lines))
+    stats = {}
+    for pair in found[0].group(1).split(" "):
+        name, value = pair.split("=")
+        if name in stats:
+            raise AssertionError(f"counter {name} twice in the stats line {found[0].group(0)!r}")
+        stats[name] = int(value)
+    return stats
 
 
 def project_version():
@@ -74,6 +90,7 @@ class GatewayTestCase(unittest.TestCase):
             self.addCleanup(self.backend.close)
             port = self.backend.port
         self._problems_before = self._problem_count()
+        self._stopped = None  # (proc.poll() before the stop, exit status) once stop_gateway() ran
         self.gw = GatewayProcess(BINARY, gateway_yaml(port, **overrides))
         self.addCleanup(self._stop_gateway)
         return self.gw
@@ -82,10 +99,27 @@ class GatewayTestCase(unittest.TestCase):
         result = getattr(getattr(self, "_outcome", None), "result", None)
         return len(result.failures) + len(result.errors) if result is not None else 0
 
+    def stop_gateway(self):
+        """Stops the gateway now (SIGTERM, waits for it); returns its exit status. The log stays in
+        self.gw.lines; the cleanup then only reports (a crash before this call still fails the test)."""
+        if self._stopped is None:
+            crashed = self.gw.proc.poll()
+            self._stopped = (crashed, self.gw.stop())
+        return self._stopped[1]
+
+    def stop_and_stats(self):
+        """Stops the gateway, checks it exited 0, and returns the counters of its `stats` line."""
+        status = self.stop_gateway()
+        self.assertEqual(status, 0, "the gateway exited non-zero on SIGTERM")
+        return parse_stats(self.gw.lines)
+
     def _stop_gateway(self):
         failed = self._problem_count() > self._problems_before
-        crashed = self.gw.proc.poll()
-        status = self.gw.stop()
+        if self._stopped is None:
+            crashed = self.gw.proc.poll()
+            status = self.gw.stop()
+        else:
+            crashed, status = self._stopped
         # Read after stop: a sanitizer build reports leaks as the process exits.
         log = self.gw.log_text()
         if failed or VERBOSE_LOG or crashed is not None or status != 0:
