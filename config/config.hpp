@@ -28,6 +28,7 @@ struct HostPort {
 struct BackendConfig {
     HostPort address{"127.0.0.1", 1935};
     Duration connect_timeout{5000};
+    Duration write_timeout{10'000};  // the backend taking none of our bytes for this long ends the session
 
     friend bool operator==(const BackendConfig&, const BackendConfig&) = default;
 };
@@ -41,6 +42,8 @@ struct SessionConfig {
     Duration idle_hold{100};
     // An opened session must send its first bytes (the RTMP handshake) within this.
     Duration handshake_timeout{10'000};
+    // A request waiting for an earlier sequence number ends the session after this long.
+    Duration sequence_gap_timeout{5'000};
     Duration max_lifetime{0};                   // 0: unlimited
     std::size_t max_bytes = 0;                  // per direction; 0: unlimited
     std::uint32_t max_sessions_per_client = 0;  // per client address; 0: unlimited

@@ -47,6 +47,16 @@ constexpr std::array kDirectives{
         .slot = [](Config& c) -> Slot { return &c.backend.connect_timeout; },
     },
     Directive{
+        .name = "backend.write_timeout",
+        .type = ValueType::duration,
+        .default_text = "10s",
+        .min = ms(1s),
+        .max = ms(5min),
+        .help = "A backend that takes none of the bytes waiting for it for this long is considered "
+                "stalled, and the session ends.",
+        .slot = [](Config& c) -> Slot { return &c.backend.write_timeout; },
+    },
+    Directive{
         .name = "session.idle_timeout",
         .type = ValueType::duration,
         .default_text = "60s",
@@ -103,6 +113,16 @@ constexpr std::array kDirectives{
         .help = "An opened session whose client sends no bytes (no RTMP handshake) within this long "
                 "is closed: opens alone must not hold backend connections.",
         .slot = [](Config& c) -> Slot { return &c.session.handshake_timeout; },
+    },
+    Directive{
+        .name = "session.sequence_gap_timeout",
+        .type = ValueType::duration,
+        .default_text = "5s",
+        .min = ms(100ms),
+        .max = ms(1min),
+        .help = "A request that arrived ahead of an earlier sequence number waits this long at most "
+                "for the gap to fill; then the session ends (a skipped body would corrupt RTMP).",
+        .slot = [](Config& c) -> Slot { return &c.session.sequence_gap_timeout; },
     },
     Directive{
         .name = "session.max_lifetime",

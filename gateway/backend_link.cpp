@@ -26,7 +26,7 @@ BackendLink::~BackendLink() = default;
 void BackendLink::connect() {
     bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
     if (!bev_) {
-        mark_gone("cannot create socket");
+        mark_gone(CloseReason::backend_connect_failed, "cannot create socket");
         return;
     }
     state_ = State::connecting;
@@ -41,7 +41,8 @@ void BackendLink::connect() {
     const auto& addr = cfg_.address;
     if (bufferevent_socket_connect_hostname(bev_.get(), dns_, AF_UNSPEC, addr.host.c_str(), addr.port) != 0) {
         // The error event may already have fired and marked us gone.
-        if (state_ != State::gone) mark_gone("cannot start connect to " + addr.host);
+        if (state_ != State::gone)
+            mark_gone(CloseReason::backend_connect_failed, "cannot start connect to " + addr.host);
     }
 }
 
@@ -99,7 +100,9 @@ void BackendLink::on_event(bufferevent*, short what, void* arg) {
 void BackendLink::handle_event(short what) {
     if (what & BEV_EVENT_CONNECTED) {
         state_ = State::connected;
-        bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
+        // From now on the write timeout means a backend that takes none of our bytes.
+        const timeval write_tv = to_timeval(cfg_.write_timeout);
+        bufferevent_set_timeouts(bev_.get(), nullptr, &write_tv);
         const evutil_socket_t fd = bufferevent_getfd(bev_.get());
         const int one = 1;
         // RTMP is latency-bound small messages; Nagle would hold back control messages.
@@ -108,10 +111,14 @@ void BackendLink::handle_event(short what) {
         return;
     }
     if (state_ == State::gone) return;
+    const bool connecting = state_ == State::connecting;
+    CloseReason reason = connecting ? CloseReason::backend_connect_failed : CloseReason::backend_error;
     std::string detail;
     if (what & BEV_EVENT_TIMEOUT) {
-        detail = state_ == State::connecting ? "connect timeout" : "timeout";
+        detail = connecting ? "connect timeout"
+                            : "write stalled for " + std::to_string(cfg_.write_timeout.count()) + "ms";
     } else if (what & BEV_EVENT_EOF) {
+        if (!connecting) reason = CloseReason::backend_closed;
         detail = "end of stream";
     } else {
         const int dns_err = bev_ ? bufferevent_socket_get_dns_error(bev_.get()) : 0;
@@ -122,11 +129,10 @@ void BackendLink::handle_event(short what) {
             detail = err ? evutil_socket_error_to_string(err) : "connection error";
         }
     }
-    mark_gone(std::move(detail));
+    mark_gone(reason, std::move(detail));
 }
 
-void BackendLink::mark_gone(std::string detail) {
-    const bool was_connected = state_ == State::connected;
+void BackendLink::mark_gone(CloseReason reason, std::string detail) {
     state_ = State::gone;
     if (bev_) {
         // Keep what the backend sent: the client is owed every byte. The socket itself closes now.
@@ -135,7 +141,7 @@ void BackendLink::mark_gone(std::string detail) {
         bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
         bev_.reset();
     }
-    owner_.on_backend_gone(was_connected, std::move(detail));
+    owner_.on_backend_gone(reason, std::move(detail));
 }
 
 }  // namespace rtmpt::gateway

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "gateway/close_reason.hpp"
 #include "gateway/event_ptr.hpp"
 
 #include <cstddef>
@@ -20,8 +21,9 @@ class BackendEvents {
     virtual void on_backend_connected() = 0;
     virtual void on_backend_data() = 0;     // new bytes are queued for the client
     virtual void on_backend_drained() = 0;  // the outgoing queue fell below its low mark
-    // The connection is gone (detail says why); bytes already queued stay readable.
-    virtual void on_backend_gone(bool connected_before, std::string detail) = 0;
+    // The connection is gone: backend_connect_failed, backend_closed (end of stream) or
+    // backend_error, with a detail for the log; bytes already queued stay readable.
+    virtual void on_backend_gone(CloseReason reason, std::string detail) = 0;
 
   protected:
     ~BackendEvents() = default;
@@ -66,7 +68,7 @@ class BackendLink {
     static void on_write(bufferevent* bev, void* arg);
     static void on_event(bufferevent* bev, short what, void* arg);
     void handle_event(short what);
-    void mark_gone(std::string detail);
+    void mark_gone(CloseReason reason, std::string detail);
 
     BackendEvents& owner_;
     event_base* base_;

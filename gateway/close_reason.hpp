@@ -13,6 +13,7 @@ enum class CloseReason {
     backend_connect_failed,  // the backend could not be reached (detail logged with it)
     backend_error,           // the backend connection failed after it was up
     sequence_out_of_window,  // a sequence number far beyond the window, or an impossible first one
+    sequence_gap,            // a missing sequence number never came within session.sequence_gap_timeout
     handshake_timeout,       // opened, but no bytes from the client within session.handshake_timeout
     max_lifetime,            // older than session.max_lifetime
     byte_limit,              // carried session.max_bytes in one direction
@@ -35,6 +36,8 @@ inline constexpr std::size_t kCloseReasonCount = static_cast<std::size_t>(CloseR
             return "backend error";
         case CloseReason::sequence_out_of_window:
             return "sequence out of window";
+        case CloseReason::sequence_gap:
+            return "sequence gap timeout";
         case CloseReason::handshake_timeout:
             return "handshake timeout";
         case CloseReason::max_lifetime:

@@ -97,6 +97,11 @@ void Session::pump() {
         window_.advance();
         apply(seq, std::move(req));
     }
+    if (pending_.empty() || pending_.contains(window_.next())) {
+        gap_since_.reset();
+    } else if (!gap_since_) {
+        gap_since_ = Clock::now();
+    }
     finish_close_if_due();
 }
 
@@ -213,6 +218,10 @@ void Session::check_timers(Clock::time_point now) {
         end(CloseReason::handshake_timeout);
         return;
     }
+    if (gap_since_ && now - *gap_since_ >= cfg.sequence_gap_timeout) {
+        end(CloseReason::sequence_gap, "waiting for seq " + std::to_string(window_.next()));
+        return;
+    }
     if (now - last_request_at_ < cfg.idle_timeout) return;
     if (backend_.gone()) {
         end(backend_end_.value_or(CloseReason::backend_closed), backend_detail_);
@@ -233,8 +242,8 @@ void Session::on_backend_drained() {
     pump();
 }
 
-void Session::on_backend_gone(bool connected_before, std::string detail) {
-    backend_end_ = connected_before ? CloseReason::backend_closed : CloseReason::backend_connect_failed;
+void Session::on_backend_gone(CloseReason reason, std::string detail) {
+    backend_end_ = reason;
     backend_detail_ = std::move(detail);
     // Sends waiting for backend room can go now: their bytes have nowhere to go.
     pump();

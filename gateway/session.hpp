@@ -66,7 +66,7 @@ class Session final : private BackendEvents {
     void on_backend_connected() override;
     void on_backend_data() override;
     void on_backend_drained() override;
-    void on_backend_gone(bool connected_before, std::string detail) override;
+    void on_backend_gone(CloseReason reason, std::string detail) override;
 
     void pump();
     void finish_close_if_due();
@@ -92,6 +92,7 @@ class Session final : private BackendEvents {
     proto::ReplyCache cache_;
     proto::PollingByte polling_;
     std::map<std::uint64_t, PendingRequest> pending_;  // in window, not yet applied
+    std::optional<Clock::time_point> gap_since_;       // when requests began waiting for a missing number
 
     // Closes without a sequence number (HaishinKit, RootEncoder): answered once everything the
     // client sent before them has been applied.

@@ -16,7 +16,7 @@ COUNTERS = ["connections_accepted", "connections_refused", "accept_pauses", "req
             "refused_header_too_large", "refused_body_too_large", "refused_header_timeout", "refused_method",
             "unknown_path", "unknown_session", "retries_from_cache", "write_timeouts", "bytes_up", "bytes_down"]
 CLOSE_REASONS = ["client_close", "idle_timeout", "backend_closed", "backend_connect_failed", "backend_error",
-                 "sequence_out_of_window", "handshake_timeout", "max_lifetime", "byte_limit", "shutdown"]
+                 "sequence_out_of_window", "sequence_gap_timeout", "handshake_timeout", "max_lifetime", "byte_limit", "shutdown"]
 STATS_NAMES = COUNTERS + ["closed_" + r for r in CLOSE_REASONS]
 
 KiB = 1024
@@ -478,3 +478,31 @@ class RetryCacheTest(LimitsTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class BackendWriteTimeoutTest(LimitsTestCase):
+    def test_backend_that_reads_nothing_ends_the_session_after_write_timeout(self):
+        # The backend never reads: its small receive buffer fills, our writes stall, and after
+        # backend.write_timeout the session ends instead of holding the client's bytes forever.
+        backend = ScriptedBackend(read_paused=True, rcvbuf=16 * 1024)
+        self.start(backend=backend, backend__write_timeout=q("1s"), session__idle_hold=q("0ms"),
+                   session__queue_max_bytes=q("64KiB"))
+        s = self.open()
+        backend.wait_for_connection()
+        chunk = bytes(range(256)) * 256  # 64 KiB
+        started = time.monotonic()
+        # Each send is answered while the gateway still has room; the stalled backend then stops
+        # the sends (backpressure) and the write timeout ends the session.
+        for seq in range(64):
+            r = s.conn.request(f"/send/{s.sid}/{seq}", chunk, timeout=10)
+            if r.status != 200:
+                self.assertError(r, 404)
+                break
+        else:
+            self.fail("the gateway accepted 4 MiB for a backend that reads nothing")
+        end = self.wait_session_end(s.sid, timeout=5.0)
+        self.assertReason(end, "backend error")
+        self.assertIn("write stalled", end["reason"])
+        self.assertLess(time.monotonic() - started, 8.0)
+        stats = self.stop_and_stats()
+        self.assertStats(stats, closed_backend_error=1)

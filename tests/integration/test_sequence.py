@@ -95,6 +95,21 @@ class WindowTest(GatewayTestCase):
         self.assertOk(a.request(f"/close/{s.sid}/10", b"\x00"), b"\x00")
         self.assertEqual(self.wait_session_end(s.sid)["reason"], "client close")
 
+    def test_gap_that_outlives_its_deadline_ends_the_session(self):
+        self.start(session__sequence_gap_timeout=q("500ms"), session__idle_hold=q("0ms"))
+        a = self.connect()
+        b = self.connect()
+        s = self.open(a)
+        backend = self.backend.wait_for_connection()
+        self.assertReply(s.send(b"[0]", seq=0))
+        # 2 arrives, 1 never does: 2 must not be applied, and the session must not wait forever.
+        b.send_request(f"/send/{s.sid}/2", b"[2]")
+        end = self.wait_session_end(s.sid, timeout=5.0)
+        self.assertReason(end, "sequence gap timeout")
+        self.assertError(b.read_response(), 404)
+        backend.wait_for_eof()
+        self.assertEqual(backend.data(), b"[0]")
+
     def test_request_more_than_eight_ahead_is_400_and_ends_the_session(self):
         self.start()
         a = self.connect()
