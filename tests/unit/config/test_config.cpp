@@ -192,7 +192,7 @@ TEST_CASE("wrong types") {
           std::vector<std::string>{
               "test.yaml:2: session: expected a map of keys (idle_timeout, max_sessions, "
               "reply_max_bytes, queue_max_bytes, idle_hold, handshake_timeout, sequence_gap_timeout, "
-                                    "max_lifetime, max_bytes, "
+              "max_lifetime, max_bytes, "
               "max_sessions_per_client), got a value"});
     CHECK(errors_of("log: [debug]\n") ==
           std::vector<std::string>{"test.yaml:1: log: expected a map of keys (level), got a list"});
