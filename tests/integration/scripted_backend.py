@@ -274,9 +274,13 @@ class SinkBackend:
 
     For tests that need thousands of backend connections, where ScriptedBackend's two threads per
     connection would be too heavy. Records nothing but how many connections it accepted.
+    echo=True sends back everything it reads instead of discarding it (buffered per connection,
+    written as the gateway takes it).
     """
 
-    def __init__(self):
+    def __init__(self, echo=False):
+        self.echo = echo
+        self._pending = {}  # socket -> bytes read but not yet echoed (echo=True only)
         self._lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._lsock.bind(("127.0.0.1", 0))
@@ -296,7 +300,7 @@ class SinkBackend:
         sel.register(self._wake_r, selectors.EVENT_READ)
         try:
             while True:
-                for key, _ in sel.select():
+                for key, mask in sel.select():
                     s = key.fileobj
                     if s is self._wake_r:
                         return
@@ -314,6 +318,10 @@ class SinkBackend:
                                 self._accepted += 1
                                 self._socks.add(c)
                         continue
+                    if mask & selectors.EVENT_WRITE and not self._flush(sel, s):
+                        continue
+                    if not mask & selectors.EVENT_READ:
+                        continue
                     try:
                         data = s.recv(65536)
                     except BlockingIOError:
@@ -321,12 +329,35 @@ class SinkBackend:
                     except OSError:
                         data = b""
                     if not data:
-                        sel.unregister(s)
-                        s.close()
-                        with self._lock:
-                            self._socks.discard(s)
+                        self._drop(sel, s)
+                        continue
+                    if self.echo:
+                        self._pending.setdefault(s, bytearray()).extend(data)
+                        self._flush(sel, s)
         finally:
             sel.close()
+
+    def _flush(self, sel, s):
+        """Echoes what is pending on `s` (echo=True); False if `s` failed and was dropped."""
+        pending = self._pending.get(s)
+        if pending:
+            try:
+                n = s.send(pending)
+            except BlockingIOError:
+                n = 0
+            except OSError:
+                self._drop(sel, s)
+                return False
+            del pending[:n]
+        sel.modify(s, selectors.EVENT_READ | (selectors.EVENT_WRITE if pending else 0))
+        return True
+
+    def _drop(self, sel, s):
+        sel.unregister(s)
+        s.close()
+        self._pending.pop(s, None)
+        with self._lock:
+            self._socks.discard(s)
 
     def connection_count(self):
         with self._lock:

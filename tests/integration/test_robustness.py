@@ -172,7 +172,8 @@ class ParseChainTest(RobustnessTestCase):
         n = self.LINKS
         # Client and backend end of every link in this process, and the same again in the gateway.
         self.raise_fd_limit(2 * n + 256)
-        self.start(backend=SinkBackend(), session__idle_hold=q("0ms"))
+        # Setting up thousands of links takes longer than the default gap timeout under sanitizers.
+        self.start(backend=SinkBackend(), session__idle_hold=q("0ms"), session__sequence_gap_timeout=q("1m"))
         pid = self.gw.proc.pid
 
         setup = self.connect(timeout=10)
