@@ -30,7 +30,8 @@ std::string format_error(const ConfigError& e) {
     std::string out = e.file;
     if (e.line > 0) out += ":" + std::to_string(e.line);
     out += ": ";
-    if (!e.key.empty()) out += e.key + ": ";
+    // Keys come from the file as written: escape them so an error stays one printable line.
+    if (!e.key.empty()) out += escaped(e.key) + ": ";
     out += e.message;
     return out;
 }

@@ -87,6 +87,13 @@ namespace {
 
 Parsed<HostPort> parse_host_port(std::string_view text) {
     const std::string expected = "expected host:port like 127.0.0.1:1935 or [::1]:1935, got " + quoted(text);
+    // Control bytes (a YAML escape can put a NUL in) would be cut off by the C calls that check
+    // and resolve the host, so "[::1\0evil]" must not pass as "::1".
+    for (const char c : text) {
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) == 0x7f) {
+            return Parsed<HostPort>::fail(expected);
+        }
+    }
     std::string_view host_text;
     std::string_view port_text;
     bool bracketed = false;

@@ -40,6 +40,8 @@ Route parse_route(std::string_view target) {
     if (target == "/open/1") return Route{RouteKind::open, {}, std::nullopt};
     if (!target.starts_with('/')) return Route{};
 
+    // "/send/<sid>/<seq>/" and the like: a trailing slash is never part of an RTMPT path.
+    if (target.ends_with('/')) return Route{};
     std::string_view rest = target.substr(1);
     const auto command = next_segment(rest);
     const auto sid = next_segment(rest);

@@ -94,13 +94,33 @@ bool is_numeric(ValueType t) {
     return t == ValueType::duration || t == ValueType::size || t == ValueType::count;
 }
 
+// A YAML double-quoted scalar holding exactly `s`.
+std::string yaml_quoted(std::string_view s) {
+    std::string out = "\"";
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += ch;
+        } else if (c < 0x20 || c >= 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += ch;
+        }
+    }
+    return out + "\"";
+}
+
 void check_host_port(const Directive& d, const HostPort& hp, const std::string& where) {
     REQUIRE(!hp.host.empty(), where + ": empty host");
     REQUIRE(hp.port >= d.min && hp.port <= d.max, where + ": port " + std::to_string(hp.port) + " outside " +
                                                       std::to_string(d.min) + ".." + std::to_string(d.max));
     // Whatever the syntax, the host goes into log lines and getaddrinfo: no control bytes, no spaces.
     for (const char c : hp.host) {
-        REQUIRE(c > 0x20 && c < 0x7f, where + ": host has a control byte or space");
+        REQUIRE(c > 0x20 && c < 0x7f,
+                where + ": host " + yaml_quoted(hp.host) + " has a control byte or space");
     }
     // The stored address is what the file would have to say to get it: it parses back unchanged.
     const Parsed<HostPort> again = parse_host_port(format_host_port(hp));
@@ -182,25 +202,6 @@ void check_bounds(const Config& config) {
         REQUIRE(slot_number(*big, c) >= slot_number(*small, c),
                 std::string(rule.key) + " < " + std::string(rule.other));
     }
-}
-
-// A YAML double-quoted scalar holding exactly `s`.
-std::string yaml_quoted(std::string_view s) {
-    std::string out = "\"";
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += ch;
-        } else if (c < 0x20 || c >= 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else {
-            out += ch;
-        }
-    }
-    return out + "\"";
 }
 
 // The config as a file: each key nested under its section, every value quoted.
@@ -291,8 +292,6 @@ bool hits_known_yaml_cpp_loop(std::string_view input) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view input(reinterpret_cast<const char*>(data), size);
     if (hits_known_yaml_cpp_loop(input)) return -1;  // -1: not added to the corpus
-    // PLANTED BUG: remove
-    if (size >= 4 && data[0] == 'b' && data[1] == 'u' && data[2] == 'g' && data[3] == '!') std::abort();
     LoadResult result;
     try {
         result = load_string(input, kFileName);

@@ -297,6 +297,18 @@ TEST_CASE("invalid YAML syntax") {
           std::vector<std::string>{"test.yaml:2: invalid YAML: end of sequence flow not found"});
 }
 
+TEST_CASE("a host with a control byte is refused, not cut at it") {
+    const auto errors = errors_of("backend:\n  address: \"[::1\\0evil]:1935\"\n");
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].starts_with("test.yaml:2: backend.address: expected host:port"));
+}
+
+TEST_CASE("keys in errors are escaped") {
+    const auto errors = errors_of("\"a\\nb\": 1\n");
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find('\n') == std::string::npos);
+}
+
 TEST_CASE("more than one YAML document") {
     CHECK(errors_of("log:\n  level: info\n---\nlog:\n  level: debug\n") ==
           std::vector<std::string>{"test.yaml:4: expected one YAML document, found 2"});

@@ -36,9 +36,10 @@ TEST_CASE("close may come without a sequence number, nothing else may") {
 }
 
 TEST_CASE("malformed tunnel paths are unknown") {
-    for (const char* path : {"", "/", "send/x/1", "/send", "/send/", "/send//1", "/send/x/", "/send/x/1/2",
-                             "/send/x/-1", "/send/x/1a", "/send/x/12345678901234567890", "/push/x/1",
-                             "/send/a.b/1", "/send/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1"}) {
+    for (const char* path :
+         {"", "/", "send/x/1", "/send/x/1/", "/close/x/1/", "/send", "/send/", "/send//1", "/send/x/",
+          "/send/x/1/2", "/send/x/-1", "/send/x/1a", "/send/x/12345678901234567890", "/push/x/1",
+          "/send/a.b/1", "/send/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1"}) {
         CAPTURE(path);
         CHECK(parse_route(path).kind == RouteKind::unknown);
     }
