@@ -241,6 +241,9 @@ void check_errors(const LoadResult& result, std::string_view input) {
                     " lines: " + formatted);
         REQUIRE(!e.message.empty(), "empty error message: " + formatted);
         REQUIRE(printable_ascii(e.message), "error message is not one printable line: " + formatted);
+        // Keys come from the file too: format_error escapes them like the messages.
+        REQUIRE(printable_ascii(formatted),
+                "formatted error is not one printable line: " + yaml_quoted(formatted));
         REQUIRE(formatted.starts_with(e.file + (e.line > 0 ? ":" + std::to_string(e.line) : std::string()) +
                                       ": "),
                 "format_error layout: " + formatted);
