@@ -1,5 +1,6 @@
 #include "gateway/http_connection.hpp"
 
+#include "gateway/socket_reset.hpp"
 #include "gateway/timeval.hpp"
 #include "gateway/worker.hpp"
 
@@ -246,11 +247,7 @@ void HttpConnection::on_write(bufferevent* bev, void* arg) {
 void HttpConnection::on_event(bufferevent*, short what, void* arg) {
     auto* self = static_cast<HttpConnection*>(arg);
     if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING)) {
-        // Reset rather than close: a plain close would leave the unread bytes to the kernel,
-        // which keeps the orphaned socket and its send queue for minutes.
-        const linger abort_on_close{1, 0};
-        setsockopt(bufferevent_getfd(self->bev_.get()), SOL_SOCKET, SO_LINGER, &abort_on_close,
-                   sizeof abort_on_close);
+        reset_on_close(bufferevent_getfd(self->bev_.get()));
         ++self->worker_.counters().write_timeouts;
         self->close_now("write timeout: the client takes no reply bytes");
         return;

@@ -1,5 +1,6 @@
 #include "gateway/linger_set.hpp"
 
+#include "gateway/socket_reset.hpp"
 #include "gateway/timeval.hpp"
 
 #include <sys/socket.h>
@@ -41,8 +42,7 @@ void LingerSet::on_write(bufferevent* bev, void* arg) {
 
 void LingerSet::on_event(bufferevent* bev, short what, void* arg) {
     if (what & BEV_EVENT_TIMEOUT) {
-        const linger abort_on_close{1, 0};
-        setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+        reset_on_close(bufferevent_getfd(bev));
     }
     if ((what & BEV_EVENT_EOF) && evbuffer_get_length(bufferevent_get_output(bev)) != 0) {
         // The backend stopped sending but may still read: finish writing first.

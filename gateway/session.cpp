@@ -10,6 +10,13 @@ namespace rtmpt::gateway {
 using proto::HttpStatus;
 using proto::RouteKind;
 
+namespace {
+
+// The body of every /close reply; 0x00 is never a polling byte.
+constexpr std::string_view kCloseReplyBody{"\0", 1};
+
+}  // namespace
+
 Session::Session(Worker& worker, std::string id, std::string client, std::string client_address)
     : worker_(worker),
       id_(std::move(id)),
@@ -138,7 +145,7 @@ void Session::apply(std::uint64_t seq, PendingRequest req) {
             }
             return;
         case RouteKind::close:
-            for (auto& w : req.waiters) w->fill(worker_.replies().tunnel(std::string_view("\0", 1)));
+            for (auto& w : req.waiters) w->fill(worker_.replies().tunnel(kCloseReplyBody));
             end(CloseReason::client_close);
             return;
         default:
@@ -271,7 +278,7 @@ void Session::end(CloseReason reason, std::string_view detail) {
     worker_.log().info(line);
 
     // Whatever still waits gets a definite answer rather than a hung request.
-    for (auto& w : close_waiters_) w->fill(worker_.replies().tunnel(std::string_view("\0", 1)));
+    for (auto& w : close_waiters_) w->fill(worker_.replies().tunnel(kCloseReplyBody));
     close_waiters_.clear();
     answer_with_error(held_waiters_, 404, "session ended");
     held_waiters_.clear();

@@ -94,23 +94,9 @@ bool is_numeric(ValueType t) {
     return t == ValueType::duration || t == ValueType::size || t == ValueType::count;
 }
 
-// A YAML double-quoted scalar holding exactly `s`.
+// A YAML double-quoted scalar holding exactly `s`: config's own escaping is YAML's \x form.
 std::string yaml_quoted(std::string_view s) {
-    std::string out = "\"";
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += ch;
-        } else if (c < 0x20 || c >= 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else {
-            out += ch;
-        }
-    }
-    return out + "\"";
+    return "\"" + escaped(s) + "\"";
 }
 
 void check_host_port(const Directive& d, const HostPort& hp, const std::string& where) {
