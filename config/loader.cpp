@@ -13,6 +13,7 @@
 #include "config/host_port.hpp"
 #include "config/suggest.hpp"
 #include "config/values.hpp"
+#include "config/yaml_documents.hpp"
 
 namespace rtmpt::config {
 namespace {
@@ -90,14 +91,21 @@ class Loader {
 
   private:
     void load(std::string_view yaml) {
-        const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(yaml));
-        // No document at all: an empty file, or one with only comments. Every key takes its default.
-        if (docs.empty()) return;
-        if (docs.size() > 1) {
-            add(line_of(docs[1].Mark()), "",
-                "expected one YAML document, found " + std::to_string(docs.size()));
+        const DocumentScan scan = scan_documents(yaml);
+        if (scan.stuck_at) {
+            const auto pos = static_cast<std::size_t>(scan.stuck_at->pos);
+            add(line_of(*scan.stuck_at), "",
+                pos < yaml.size() ? "invalid YAML: unexpected " + quoted(yaml.substr(pos, 1))
+                                  : std::string("invalid YAML: unexpected end"));
+            return;
         }
-        const YAML::Node& root = docs.front();
+        // No document at all: an empty file, or one with only comments. Every key takes its default.
+        if (scan.count == 0) return;
+        if (scan.second) {
+            add(line_of(*scan.second), "", "expected one YAML document, found " + std::to_string(scan.count));
+        }
+        // Load parses the first document only.
+        const YAML::Node root = YAML::Load(std::string(yaml));
         if (root.IsNull()) return;
         if (!root.IsMap()) {
             add(line_of(root.Mark()), "", "expected a map of keys at the top level, got " + node_kind(root));

@@ -21,11 +21,7 @@
 #include <type_traits>
 #include <variant>
 
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
-#include <yaml-cpp/parser.h>
-
-#include <sstream>
 
 #include "config/config.hpp"
 #include "config/directives.hpp"
@@ -237,50 +233,10 @@ void check_errors(const LoadResult& result, std::string_view input) {
     }
 }
 
-// Known finding, not in our code: yaml-cpp 0.7.0 (Debian 12) never returns from YAML::LoadAll on
-// a document that starts with a stray flow entry ("," alone, "[a],", "{a: 1},"): its parser
-// reports an endless run of empty documents, and LoadAll collects them until memory runs out
-// (upstream jbeder/yaml-cpp#1040, fixed after 0.8.0). load_string goes through LoadAll, so such a
-// file hangs `rtmpt-gateway -t` and the daemon's start-up. The fuzzer would find it within seconds
-// on every run and learn nothing more, so inputs that trigger it are set aside: a stream cannot
-// hold more documents than it has bytes, and the parser is stopped once it claims more.
-// FUZZ_CONFIG_KNOWN=1 lets them through, to see the finding.
-class IgnoreEvents : public YAML::EventHandler {
-  public:
-    void OnDocumentStart(const YAML::Mark&) override {}
-    void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
-    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                         YAML::EmitterStyle::value) override {}
-    void OnSequenceEnd() override {}
-    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                    YAML::EmitterStyle::value) override {}
-    void OnMapEnd() override {}
-};
-
-bool hits_known_yaml_cpp_loop(std::string_view input) {
-    static const bool let_through = std::getenv("FUZZ_CONFIG_KNOWN") != nullptr;
-    if (let_through) return false;
-    try {
-        std::istringstream in{std::string(input)};
-        YAML::Parser parser(in);
-        IgnoreEvents events;
-        for (std::size_t docs = 0; parser.HandleNextDocument(events);) {
-            if (++docs > input.size() + 1) return true;
-        }
-    } catch (const std::exception&) {
-        // A parse error: load_string reports it.
-    }
-    return false;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view input(reinterpret_cast<const char*>(data), size);
-    if (hits_known_yaml_cpp_loop(input)) return -1;  // -1: not added to the corpus
     LoadResult result;
     try {
         result = load_string(input, kFileName);

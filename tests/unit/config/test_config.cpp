@@ -474,3 +474,11 @@ TEST_CASE("the example config loads, holds the defaults and shows every key") {
         }
     }
 }
+
+// yaml-cpp 0.7 never returns from LoadAll on these (upstream #1040); tests/fuzz/corpus keeps them.
+TEST_CASE("a stray comma outside a flow collection is an error, not a hang") {
+    CHECK(errors_of("[a],\n") == std::vector<std::string>{"test.yaml:1: invalid YAML: unexpected \",\""});
+    CHECK(errors_of(",\n") == std::vector<std::string>{"test.yaml:1: invalid YAML: unexpected \",\""});
+    CHECK(errors_of("log:\n  level: info\n---\n{a: 1},\n") ==
+          std::vector<std::string>{"test.yaml:4: invalid YAML: unexpected \",\""});
+}
