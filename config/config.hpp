@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "proto/ip_address.hpp"
+
 namespace rtmpt::config {
 
 using Duration = std::chrono::milliseconds;
@@ -63,6 +65,27 @@ struct HttpConfig {
     friend bool operator==(const HttpConfig&, const HttpConfig&) = default;
 };
 
+// Who may open sessions, and whose word on client addresses is believed.
+struct AccessConfig {
+    std::vector<proto::IpNetwork> allow;  // empty: every address not denied
+    std::vector<proto::IpNetwork> deny;   // checked first
+    // Proxies whose X-Forwarded-For names the client, for access rules, per-client limits and logs.
+    std::vector<proto::IpNetwork> trusted_proxies;
+    // A session answers only requests from the address that opened it.
+    bool bind_session_to_client = false;
+
+    friend bool operator==(const AccessConfig&, const AccessConfig&) = default;
+};
+
+// The identity the daemon runs as once its listeners are bound.
+struct ProcessConfig {
+    std::string user;   // empty: keep the current user
+    std::string group;  // empty: the user's primary group
+    bool allow_root = false;
+
+    friend bool operator==(const ProcessConfig&, const ProcessConfig&) = default;
+};
+
 struct LogConfig {
     LogLevel level = LogLevel::info;
 
@@ -74,6 +97,8 @@ struct Config {
     BackendConfig backend;
     SessionConfig session;
     HttpConfig http;
+    AccessConfig access;
+    ProcessConfig process;
     LogConfig log;
 
     friend bool operator==(const Config&, const Config&) = default;

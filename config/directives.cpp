@@ -221,6 +221,65 @@ constexpr std::array kDirectives{
         .slot = [](Config& c) -> Slot { return &c.http.ident2; },
     },
     Directive{
+        .name = "access.allow",
+        .type = ValueType::network_list,
+        .default_text = "[]",
+        .help = "Networks whose clients may open sessions, like 192.0.2.0/24 or 2001:db8::/32; empty: "
+                "every address not denied. Others get 403.",
+        .slot = [](Config& c) -> Slot { return &c.access.allow; },
+    },
+    Directive{
+        .name = "access.deny",
+        .type = ValueType::network_list,
+        .default_text = "[]",
+        .help = "Networks whose clients may not open sessions (403), checked before access.allow.",
+        .slot = [](Config& c) -> Slot { return &c.access.deny; },
+    },
+    Directive{
+        .name = "access.trusted_proxies",
+        .type = ValueType::network_list,
+        .default_text = "[]",
+        .help = "Proxies whose X-Forwarded-For header is believed: the client it names is the one "
+                "access rules, per-client limits and logs use. Nobody else's header counts.",
+        .slot = [](Config& c) -> Slot { return &c.access.trusted_proxies; },
+    },
+    Directive{
+        .name = "access.bind_session_to_client",
+        .type = ValueType::boolean,
+        .default_text = "false",
+        .help = "Answer a session's requests only from the client address that opened it (403 "
+                "otherwise). Off by default: proxy farms change egress addresses mid-stream.",
+        .slot = [](Config& c) -> Slot { return &c.access.bind_session_to_client; },
+    },
+    Directive{
+        .name = "process.user",
+        .type = ValueType::string,
+        .default_text = "",
+        .min = 0,
+        .max = 64,
+        .rule = StringRule::printable,
+        .help = "User to switch to once the listeners are bound, so port 80 needs no lasting root; "
+                "empty: stay the user that started the gateway.",
+        .slot = [](Config& c) -> Slot { return &c.process.user; },
+    },
+    Directive{
+        .name = "process.group",
+        .type = ValueType::string,
+        .default_text = "",
+        .min = 0,
+        .max = 64,
+        .rule = StringRule::printable,
+        .help = "Group to switch to with process.user; empty: that user's primary group.",
+        .slot = [](Config& c) -> Slot { return &c.process.group; },
+    },
+    Directive{
+        .name = "process.allow_root",
+        .type = ValueType::boolean,
+        .default_text = "false",
+        .help = "Started as root without process.user, the gateway refuses to run unless this is true.",
+        .slot = [](Config& c) -> Slot { return &c.process.allow_root; },
+    },
+    Directive{
         .name = "log.level",
         .type = ValueType::log_level,
         .default_text = "info",
@@ -273,6 +332,10 @@ std::string_view type_name(ValueType type) {
             return "host:port";
         case ValueType::host_port_list:
             return "host:port list";
+        case ValueType::network_list:
+            return "network list";
+        case ValueType::boolean:
+            return "boolean";
         case ValueType::log_level:
             return "log level";
     }

@@ -13,7 +13,22 @@
 
 namespace rtmpt::config {
 
-enum class ValueType { duration, size, count, string, host_port, host_port_list, log_level };
+enum class ValueType {
+    duration,
+    size,
+    count,
+    string,
+    boolean,
+    host_port,
+    host_port_list,
+    network_list,  // IP networks in CIDR notation; may be empty
+    log_level,
+};
+
+// Types whose value may be a YAML list (or one scalar, taken as a list of one).
+[[nodiscard]] constexpr bool is_list(ValueType type) {
+    return type == ValueType::host_port_list || type == ValueType::network_list;
+}
 
 // Extra syntax a string must follow, on top of its length bounds.
 enum class StringRule {
@@ -23,8 +38,8 @@ enum class StringRule {
 };
 
 // Where a directive's value lives in Config; the alternative held must match the row's type.
-using Slot = std::variant<Duration*, std::size_t*, std::uint32_t*, std::string*, HostPort*,
-                          std::vector<HostPort>*, LogLevel*>;
+using Slot = std::variant<Duration*, std::size_t*, std::uint32_t*, std::string*, bool*, HostPort*,
+                          std::vector<HostPort>*, std::vector<proto::IpNetwork>*, LogLevel*>;
 
 struct Directive {
     std::string_view name;  // dotted path: "session.idle_timeout"
@@ -32,7 +47,7 @@ struct Directive {
     std::string_view default_text;  // as written in a config file; a unit test checks it matches Config{}
     // Inclusive bounds, in the type's base unit: milliseconds for durations, bytes for sizes, the
     // number for counts, the length in bytes for strings, the port for host:port (and each list
-    // item). Unused for log levels.
+    // item). Unused for booleans, network lists and log levels.
     std::uint64_t min = 0;
     std::uint64_t max = 0;
     StringRule rule = StringRule::none;

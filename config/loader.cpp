@@ -164,8 +164,12 @@ class Loader {
 
     void apply(const Directive& d, const YAML::Node& key, const YAML::Node& value) {
         const std::string name(d.name);
-        if (d.type == ValueType::host_port_list && value.IsSequence()) {
-            apply_list(d, key, value);
+        if (is_list(d.type) && value.IsSequence()) {
+            if (d.type == ValueType::host_port_list) {
+                apply_address_list(d, key, value);
+            } else {
+                apply_network_list(d, key, value);
+            }
         } else if (value.IsScalar()) {
             if (auto error = assign_scalar(d, value.Scalar(), config_)) {
                 fail(value_line(key, value), name, std::move(*error));
@@ -177,7 +181,7 @@ class Loader {
         if (!failed_.contains(name)) set_lines_[name] = line_of(key.Mark());
     }
 
-    void apply_list(const Directive& d, const YAML::Node& key, const YAML::Node& list) {
+    void apply_address_list(const Directive& d, const YAML::Node& key, const YAML::Node& list) {
         const std::string name(d.name);
         if (list.size() == 0) {
             fail(value_line(key, list), name, "must list at least one address");
@@ -214,6 +218,47 @@ class Loader {
                 continue;
             }
             items.push_back(std::move(*parsed.value));
+            item_lines.push_back(line);
+        }
+        if (ok) {
+            assign_list(d, std::move(items), config_);
+        } else {
+            failed_.insert(name);
+        }
+    }
+
+    // Networks may be an empty list: "no rule". Duplicates are refused, since the second one is
+    // always a mistake of some kind (a typo in the one that was meant).
+    void apply_network_list(const Directive& d, const YAML::Node& key, const YAML::Node& list) {
+        const std::string name(d.name);
+        std::vector<proto::IpNetwork> items;
+        std::vector<int> item_lines;
+        bool ok = true;
+        std::size_t i = 0;
+        for (const YAML::Node& item : list) {
+            const std::string item_name = name + "[" + std::to_string(i++) + "]";
+            const int line = value_line(key, item);
+            if (!item.IsScalar()) {
+                add(line, item_name, "expected a network, got " + node_kind(item));
+                ok = false;
+                continue;
+            }
+            Parsed<proto::IpNetwork> parsed = parse_network(item.Scalar());
+            if (!parsed.value) {
+                add(line, item_name, std::move(parsed.error));
+                ok = false;
+                continue;
+            }
+            const auto dup = std::find(items.begin(), items.end(), *parsed.value);
+            if (dup != items.end()) {
+                const int first_line = item_lines[static_cast<std::size_t>(dup - items.begin())];
+                add(line, item_name,
+                    "duplicate network " + parsed.value->to_string() + " (first at line " +
+                        std::to_string(first_line) + ")");
+                ok = false;
+                continue;
+            }
+            items.push_back(*parsed.value);
             item_lines.push_back(line);
         }
         if (ok) {

@@ -106,6 +106,23 @@ std::string_view log_level_name(LogLevel level) {
     return "?";
 }
 
+Parsed<proto::IpNetwork> parse_network(std::string_view text) {
+    proto::IpNetwork::Parsed parsed = proto::IpNetwork::parse(text);
+    if (!parsed.network) return Parsed<proto::IpNetwork>::fail(parsed.error + ", got " + quoted(text));
+    return Parsed<proto::IpNetwork>::ok(*parsed.network);
+}
+
+// YAML 1.2's core schema spellings; "yes"/"on" are YAML 1.1 and mean a string to most readers now.
+std::optional<bool> parse_boolean(std::string_view text) {
+    for (std::string_view t : {"true", "True", "TRUE"}) {
+        if (text == t) return true;
+    }
+    for (std::string_view f : {"false", "False", "FALSE"}) {
+        if (text == f) return false;
+    }
+    return std::nullopt;
+}
+
 Parsed<HostPort> parse_address(const Directive& d, std::string_view text) {
     Parsed<HostPort> parsed = parse_host_port(text);
     if (!parsed.value) return parsed;
@@ -146,6 +163,18 @@ std::optional<std::string> assign_scalar(const Directive& d, std::string_view te
             }
             return std::nullopt;
         }
+        case ValueType::boolean: {
+            const std::optional<bool> value = parse_boolean(text);
+            if (!value) return "expected true or false, got " + quoted(text);
+            *std::get<bool*>(d.slot(config)) = *value;
+            return std::nullopt;
+        }
+        case ValueType::network_list: {
+            Parsed<proto::IpNetwork> parsed = parse_network(text);
+            if (!parsed.value) return parsed.error;
+            *std::get<std::vector<proto::IpNetwork>*>(d.slot(config)) = {*parsed.value};
+            return std::nullopt;
+        }
         case ValueType::log_level: {
             const std::optional<LogLevel> level = parse_log_level(text);
             if (!level) return "expected one of " + level_list(", ") + ", got " + quoted(text);
@@ -158,6 +187,10 @@ std::optional<std::string> assign_scalar(const Directive& d, std::string_view te
 
 void assign_list(const Directive& d, std::vector<HostPort> addresses, Config& config) {
     *std::get<std::vector<HostPort>*>(d.slot(config)) = std::move(addresses);
+}
+
+void assign_list(const Directive& d, std::vector<proto::IpNetwork> networks, Config& config) {
+    *std::get<std::vector<proto::IpNetwork>*>(d.slot(config)) = std::move(networks);
 }
 
 std::string format_value(const Directive& d, const Config& config) {
@@ -174,6 +207,13 @@ std::string format_value(const Directive& d, const Config& config) {
                 return std::to_string(*p);
             } else if constexpr (std::is_same_v<T, std::string>) {
                 return *p;
+            } else if constexpr (std::is_same_v<T, bool>) {
+                return *p ? "true" : "false";
+            } else if constexpr (std::is_same_v<T, std::vector<proto::IpNetwork>>) {
+                if (p->empty()) return "[]";
+                std::string out;
+                for (const proto::IpNetwork& n : *p) out += (out.empty() ? "" : ", ") + n.to_string();
+                return out;
             } else if constexpr (std::is_same_v<T, HostPort>) {
                 return format_host_port(*p);
             } else if constexpr (std::is_same_v<T, std::vector<HostPort>>) {
@@ -199,8 +239,10 @@ std::optional<std::uint64_t> numeric_value(const Directive& d, const Config& con
         case ValueType::count:
             return *std::get<std::uint32_t*>(slot);
         case ValueType::string:
+        case ValueType::boolean:
         case ValueType::host_port:
         case ValueType::host_port_list:
+        case ValueType::network_list:
         case ValueType::log_level:
             break;
     }
@@ -215,8 +257,10 @@ std::string format_bound(const Directive& d, std::uint64_t value) {
             return format_size(value);
         case ValueType::count:
         case ValueType::string:
+        case ValueType::boolean:
         case ValueType::host_port:
         case ValueType::host_port_list:
+        case ValueType::network_list:
         case ValueType::log_level:
             break;
     }
@@ -234,6 +278,10 @@ std::string describe_bounds(const Directive& d) {
             return "port " + range;
         case ValueType::host_port_list:
             return "port " + range + ", at least one";
+        case ValueType::boolean:
+            return "true|false";
+        case ValueType::network_list:
+            return "IP networks in CIDR notation, may be empty";
         case ValueType::log_level:
             return level_list("|");
         case ValueType::string:

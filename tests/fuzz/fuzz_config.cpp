@@ -167,6 +167,24 @@ void check_bounds(const Config& config) {
                 }
                 break;
             }
+            case ValueType::boolean:
+                REQUIRE(text == "true" || text == "false",
+                        name + ": boolean formats as " + yaml_quoted(text));
+                break;
+            case ValueType::network_list: {
+                const auto& list = *std::get<std::vector<rtmpt::proto::IpNetwork>*>(d.slot(c));
+                for (std::size_t i = 0; i < list.size(); ++i) {
+                    const std::string where = name + "[" + std::to_string(i) + "]";
+                    // The stored network is what the file would have to say to get it.
+                    const auto again = rtmpt::proto::IpNetwork::parse(list[i].to_string());
+                    REQUIRE(again.network && *again.network == list[i],
+                            where + ": " + list[i].to_string() + " does not parse back");
+                    for (std::size_t j = 0; j < i; ++j) {
+                        REQUIRE(!(list[i] == list[j]), where + ": duplicate of item " + std::to_string(j));
+                    }
+                }
+                break;
+            }
             case ValueType::log_level: {
                 const LogLevel level = *std::get<LogLevel*>(d.slot(c));
                 REQUIRE(level == LogLevel::debug || level == LogLevel::info || level == LogLevel::warn ||
@@ -205,6 +223,13 @@ std::string to_yaml(const Config& config) {
             for (const HostPort& hp : *std::get<std::vector<HostPort>*>(d.slot(c))) {
                 out += indent + "  - " + yaml_quoted(format_host_port(hp)) + "\n";
             }
+        } else if (d.type == ValueType::network_list) {
+            Config c = config;
+            out += " [";
+            for (const auto& n : *std::get<std::vector<rtmpt::proto::IpNetwork>*>(d.slot(c))) {
+                out += yaml_quoted(n.to_string()) + ", ";
+            }
+            out += "]\n";
         } else {
             out += " " + yaml_quoted(format_value(d, config)) + "\n";
         }

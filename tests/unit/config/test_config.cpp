@@ -10,6 +10,7 @@
 
 #include "config/config.hpp"
 #include "config/directives.hpp"
+#include "config/values.hpp"
 
 using namespace rtmpt::config;
 using namespace std::chrono_literals;
@@ -481,4 +482,64 @@ TEST_CASE("a stray comma outside a flow collection is an error, not a hang") {
     CHECK(errors_of(",\n") == std::vector<std::string>{"test.yaml:1: invalid YAML: unexpected \",\""});
     CHECK(errors_of("log:\n  level: info\n---\n{a: 1},\n") ==
           std::vector<std::string>{"test.yaml:4: invalid YAML: unexpected \",\""});
+}
+
+TEST_CASE("access lists take networks, one network, or nothing") {
+    const Config c = loaded(
+        "access:\n  allow: [\"192.0.2.0/24\", 2001:db8::/32]\n  deny: 192.0.2.7\n  trusted_proxies: []\n");
+    REQUIRE(c.access.allow.size() == 2);
+    CHECK(c.access.allow[0].to_string() == "192.0.2.0/24");
+    CHECK(c.access.allow[1].to_string() == "2001:db8::/32");
+    REQUIRE(c.access.deny.size() == 1);
+    CHECK(c.access.deny[0].to_string() == "192.0.2.7/32");
+    CHECK(c.access.trusted_proxies.empty());
+    const Directive* allow = find_directive("access.allow");
+    REQUIRE(allow != nullptr);
+    CHECK(format_value(*allow, c) == "192.0.2.0/24, 2001:db8::/32");
+    CHECK(format_value(*allow, Config{}) == "[]");
+    CHECK(describe_bounds(*allow) == "IP networks in CIDR notation, may be empty");
+}
+
+TEST_CASE("bad access lists name the item and the reason") {
+    CHECK(errors_of("access:\n  allow:\n    - 10.0.0.0/8\n    - 10.1.2.3/8\n    - [a]\n    - ten\n") ==
+          std::vector<std::string>{
+              "test.yaml:4: access.allow[1]: host bits are set below the /8 prefix, got \"10.1.2.3/8\"",
+              "test.yaml:5: access.allow[2]: expected a network, got a list",
+              "test.yaml:6: access.allow[3]: expected an IP address or network like 10.0.0.0/8 or "
+              "2001:db8::/32, got \"ten\""});
+    CHECK(errors_of("access:\n  deny: 10.0.0.0/33\n") ==
+          std::vector<std::string>{
+              "test.yaml:2: access.deny: prefix length must be 0..32, got \"10.0.0.0/33\""});
+    CHECK(errors_of("access:\n  trusted_proxies: [10.0.0.0/8, \"::ffff:10.0.0.0/104\"]\n") ==
+          std::vector<std::string>{
+              "test.yaml:2: access.trusted_proxies[1]: duplicate network 10.0.0.0/8 (first at line 2)"});
+    CHECK(errors_of("access:\n  allow: {a: 1}\n") ==
+          std::vector<std::string>{"test.yaml:2: access.allow: expected a network list, got a map"});
+    CHECK(
+        errors_of("access: 1\n") ==
+        std::vector<std::string>{"test.yaml:1: access: expected a map of keys (allow, deny, trusted_proxies, "
+                                 "bind_session_to_client), got a value"});
+}
+
+TEST_CASE("booleans are true or false") {
+    CHECK(loaded("access:\n  bind_session_to_client: true\n").access.bind_session_to_client);
+    CHECK(loaded("process:\n  allow_root: True\n").process.allow_root);
+    CHECK_FALSE(loaded("process:\n  allow_root: FALSE\n").process.allow_root);
+    CHECK(errors_of("process:\n  allow_root: yes\n") ==
+          std::vector<std::string>{"test.yaml:2: process.allow_root: expected true or false, got \"yes\""});
+    const Directive* d = find_directive("process.allow_root");
+    REQUIRE(d != nullptr);
+    CHECK(describe_bounds(*d) == "true|false");
+    Config c;
+    c.process.allow_root = true;
+    CHECK(format_value(*d, c) == "true");
+}
+
+TEST_CASE("process user and group are printable names") {
+    const Config c = loaded("process:\n  user: rtmpt\n  group: nogroup\n");
+    CHECK(c.process.user == "rtmpt");
+    CHECK(c.process.group == "nogroup");
+    CHECK(errors_of("process:\n  user: \"a\\nb\"\n") ==
+          std::vector<std::string>{"test.yaml:2: process.user: must be printable ASCII, without control "
+                                   "characters such as CR or LF"});
 }
