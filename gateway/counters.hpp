@@ -20,6 +20,9 @@ namespace rtmpt::gateway {
     X(sessions_opened, "sessions opened")                                                          \
     X(refused_max_sessions, "opens refused with 503: session.max_sessions")                        \
     X(refused_per_client, "opens refused with 429: session.max_sessions_per_client")               \
+    X(refused_access, "opens refused with 403: access.deny or access.allow")                       \
+    X(refused_other_client, "requests refused with 403: access.bind_session_to_client")            \
+    X(forwarded_unreadable, "X-Forwarded-For of a trusted proxy with an entry that is no address") \
     X(refused_malformed, "requests refused with 400: malformed HTTP")                              \
     X(refused_upgrade, "requests refused with 400: protocol upgrade")                              \
     X(refused_header_too_large, "requests refused with 431: http.max_header_bytes")                \

@@ -26,6 +26,19 @@ constexpr Refusal kBodyTooLarge{HttpStatus::payload_too_large, "request body too
 constexpr Refusal kHeaderTimeout{HttpStatus::request_timeout, "request header timeout",
                                  &Counters::refused_header_timeout};
 
+// "1.2.3.4:5678" or "[::1]:5678", as the listener formats peers.
+std::optional<proto::IpAddress> ip_of_peer(std::string_view peer) {
+    const auto colon = peer.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    std::string_view host = peer.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    return proto::IpAddress::parse(host);
+}
+
+[[nodiscard]] char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
 }  // namespace
 
 void ReplySlot::fill(std::string response) {
@@ -43,6 +56,7 @@ const llhttp_settings_t& HttpConnection::parser_settings() {
         s.on_url = &HttpConnection::on_url;
         s.on_header_field = &HttpConnection::on_header_field;
         s.on_header_value = &HttpConnection::on_header_value;
+        s.on_header_value_complete = &HttpConnection::on_header_value_complete;
         s.on_headers_complete = &HttpConnection::on_headers_complete;
         s.on_body = &HttpConnection::on_body;
         s.on_message_complete = &HttpConnection::on_message_complete;
@@ -54,6 +68,7 @@ const llhttp_settings_t& HttpConnection::parser_settings() {
 HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer)
     : worker_(worker),
       peer_(std::move(peer)),
+      peer_ip_(ip_of_peer(peer_)),
       // Room for two full replies: enough to keep the pipe busy, little enough that a client
       // that pipelines and never reads cannot make us buffer without end.
       unsent_limit_(std::max<std::size_t>(2 * worker.config().session.reply_max_bytes, 64 * 1024)) {
@@ -136,6 +151,9 @@ int HttpConnection::on_message_begin(llhttp_t* p) {
     auto* self = static_cast<HttpConnection*>(p->data);
     self->request_ = HttpRequest{};
     self->header_bytes_ = 0;
+    self->header_field_.clear();
+    self->header_field_done_ = true;
+    self->header_value_started_ = false;
     const timeval tv = to_timeval(self->worker_.config().http.header_timeout);
     evtimer_add(self->header_timer_.get(), &tv);
     return 0;
@@ -155,14 +173,36 @@ int HttpConnection::on_url(llhttp_t* p, const char* at, std::size_t len) {
     return 0;
 }
 
-int HttpConnection::on_header_field(llhttp_t* p, const char*, std::size_t len) {
+int HttpConnection::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
     auto* self = static_cast<HttpConnection*>(p->data);
-    return self->count_header_bytes(len) ? 0 : -1;
+    if (!self->count_header_bytes(len)) return -1;
+    if (self->header_field_done_) self->header_field_.clear();
+    self->header_field_done_ = false;
+    // Only one name matters; a longer one need not be kept (header bytes are capped anyway).
+    constexpr std::size_t kLongestWanted = 16;
+    for (std::size_t i = 0; i < len && self->header_field_.size() <= kLongestWanted; ++i)
+        self->header_field_ += lower(at[i]);
+    return 0;
 }
 
-int HttpConnection::on_header_value(llhttp_t* p, const char*, std::size_t len) {
+int HttpConnection::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
     auto* self = static_cast<HttpConnection*>(p->data);
-    return self->count_header_bytes(len) ? 0 : -1;
+    if (!self->count_header_bytes(len)) return -1;
+    if (self->header_field_ == "x-forwarded-for") {
+        // Several X-Forwarded-For fields are one list, in order (RFC 9110 5.3).
+        std::string& list = self->request_.forwarded_for;
+        if (!self->header_value_started_ && !list.empty()) list += ',';
+        self->header_value_started_ = true;
+        list.append(at, len);
+    }
+    return 0;
+}
+
+int HttpConnection::on_header_value_complete(llhttp_t* p) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    self->header_field_done_ = true;
+    self->header_value_started_ = false;
+    return 0;
 }
 
 int HttpConnection::on_headers_complete(llhttp_t* p) {

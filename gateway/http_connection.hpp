@@ -7,11 +7,13 @@
 #include "gateway/event_ptr.hpp"
 #include "gateway/reply_slot.hpp"
 #include "proto/http_reply.hpp"
+#include "proto/ip_address.hpp"
 #include "proto/sequence_window.hpp"
 
 #include <llhttp.h>
 
 #include <deque>
+#include <optional>
 #include <string>
 
 namespace rtmpt::gateway {
@@ -22,6 +24,8 @@ struct HttpRequest {
     llhttp_method_t method = HTTP_POST;
     std::string target;
     std::string body;
+    // Every X-Forwarded-For field, joined with ','; believed only from access.trusted_proxies.
+    std::string forwarded_for;
 };
 
 // Why a connection is refused further requests: the answer, the log reason and the counter.
@@ -45,6 +49,8 @@ class HttpConnection {
     HttpConnection& operator=(const HttpConnection&) = delete;
 
     [[nodiscard]] const std::string& peer() const { return peer_; }
+    // The peer's address without the port; empty only if the listener handed us something odd.
+    [[nodiscard]] const std::optional<proto::IpAddress>& peer_ip() const { return peer_ip_; }
 
     // A slot of ours was filled: write out every reply that is now at the head of the line.
     void flush_ready_replies();
@@ -64,6 +70,7 @@ class HttpConnection {
     static int on_url(llhttp_t* p, const char* at, std::size_t len);
     static int on_header_field(llhttp_t* p, const char* at, std::size_t len);
     static int on_header_value(llhttp_t* p, const char* at, std::size_t len);
+    static int on_header_value_complete(llhttp_t* p);
     static int on_headers_complete(llhttp_t* p);
     static int on_body(llhttp_t* p, const char* at, std::size_t len);
     static int on_message_complete(llhttp_t* p);
@@ -79,6 +86,7 @@ class HttpConnection {
 
     Worker& worker_;
     const std::string peer_;
+    const std::optional<proto::IpAddress> peer_ip_;
     const std::size_t unsent_limit_;  // reply bytes written but not yet taken by the client
     BufferEventPtr bev_;
     llhttp_t parser_{};
@@ -87,8 +95,11 @@ class HttpConnection {
 
     HttpRequest request_;  // the request being parsed
     std::size_t header_bytes_ = 0;
-    const Refusal* limit_ = nullptr;  // set when a parser callback refuses a request
-    EventPtr header_timer_;           // runs from a request's first byte to the end of its headers
+    std::string header_field_;           // name of the header being parsed, lowercased
+    bool header_field_done_ = true;      // the next field bytes begin a new name
+    bool header_value_started_ = false;  // bytes of the current header's value have been seen
+    const Refusal* limit_ = nullptr;     // set when a parser callback refuses a request
+    EventPtr header_timer_;              // runs from a request's first byte to the end of its headers
 
     std::deque<ReplySlotPtr> replies_;  // in request order; the head is written first
 };

@@ -4,6 +4,7 @@
 #include "config/config.hpp"
 #include "gateway/cli.hpp"
 #include "gateway/logger.hpp"
+#include "gateway/privileges.hpp"
 #include "gateway/worker.hpp"
 
 #include <csignal>
@@ -36,6 +37,11 @@ int main(int argc, char** argv) {
         std::cerr << cl->config_path << ": " << loaded.errors.size() << " error(s)\n";
         return 1;
     }
+    gateway::PrivilegePlan privileges;
+    if (std::string error; !gateway::plan_privileges(loaded.config->process, privileges, error)) {
+        std::cerr << cl->config_path << ": " << error << "\n";
+        return 1;
+    }
     if (cl->action == gateway::CommandLine::Action::test_config) {
         std::cout << cl->config_path << ": configuration is valid\n";
         return 0;
@@ -48,8 +54,18 @@ int main(int argc, char** argv) {
     const gateway::Logger log(cfg.log.level);
     log.info(std::string("rtmpt-gateway ") + RTMPT_GATEWAY_VERSION + " starting, backend " +
              cfg.backend.address.host + ":" + std::to_string(cfg.backend.address.port));
+    if (std::string error; !gateway::may_start(privileges, error)) {
+        log.error(error);
+        return 1;
+    }
     gateway::Worker worker(cfg, log);
     if (!worker.start()) return 1;
+    std::string done;
+    if (std::string error; !gateway::drop_privileges(privileges, done, error)) {
+        log.error(error);
+        return 1;
+    }
+    log.info(done);
     const int status = worker.run();
     log.info("stopped");
     return status;

@@ -2,6 +2,7 @@
 
 #include "build_info.hpp"
 #include "gateway/entropy.hpp"
+#include "proto/forwarded_for.hpp"
 #include "proto/route.hpp"
 #include "proto/session_id.hpp"
 
@@ -111,7 +112,7 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
             }
             return;
         case RouteKind::open:
-            open_session(connection, std::move(slot));
+            open_session(identify(connection, request), std::move(slot));
             return;
         case RouteKind::send:
         case RouteKind::idle:
@@ -123,6 +124,17 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
                           " answered 404: unknown session sid=" + std::string(route.session_id));
                 slot->fill(replies_.error(HttpStatus::not_found, "unknown session", false));
                 return;
+            }
+            if (config_.access.bind_session_to_client) {
+                const ClientIdentity client = identify(connection, request);
+                if (client.address != it->second->client_address()) {
+                    ++counters_.refused_other_client;
+                    log_.info("http client=" + client.shown + " answered 403: session sid=" + it->first +
+                              " belongs to " + it->second->client_address());
+                    slot->fill(
+                        replies_.error(HttpStatus::forbidden, "session belongs to another address", false));
+                    return;
+                }
             }
             it->second->submit(route.kind, route.seq, std::move(request.body), std::move(slot));
             return;
@@ -140,20 +152,58 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
     slot->fill(replies_.error(HttpStatus::not_found, "not an RTMPT path", false));
 }
 
-void Worker::open_session(HttpConnection& connection, ReplySlotPtr slot) {
+ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequest& request) {
+    const std::optional<proto::IpAddress>& peer = connection.peer_ip();
+    if (!peer)
+        return ClientIdentity{address_without_port(connection.peer()), connection.peer(), std::nullopt};
+    const auto& trusted = config_.access.trusted_proxies;
+    if (trusted.empty() || !proto::any_contains(trusted, *peer)) {
+        return ClientIdentity{peer->to_string(), connection.peer(), peer};
+    }
+    const proto::ForwardedClient forwarded =
+        proto::resolve_forwarded_client(*peer, request.forwarded_for, trusted);
+    if (forwarded.malformed) {
+        ++counters_.forwarded_unreadable;
+        log_.info("http client=" + connection.peer() +
+                  " X-Forwarded-For has an entry that is no address; the client is taken to be " +
+                  forwarded.address.to_string());
+    }
+    if (forwarded.hops == 0) return ClientIdentity{peer->to_string(), connection.peer(), peer};
+    const std::string address = forwarded.address.to_string();
+    return ClientIdentity{address, address + " via=" + connection.peer(), forwarded.address};
+}
+
+const char* Worker::access_refusal(const ClientIdentity& client) const {
+    const auto& deny = config_.access.deny;
+    const auto& allow = config_.access.allow;
+    if (deny.empty() && allow.empty()) return nullptr;
+    // Rules exist but the address cannot be read: refuse, since no rule can be shown to allow it.
+    if (!client.ip) return "address unreadable";
+    if (proto::any_contains(deny, *client.ip)) return "access.deny";
+    if (!allow.empty() && !proto::any_contains(allow, *client.ip)) return "not in access.allow";
+    return nullptr;
+}
+
+void Worker::open_session(const ClientIdentity& client, ReplySlotPtr slot) {
+    // Access first: a refused address learns nothing about the gateway's load.
+    if (const char* rule = access_refusal(client)) {
+        ++counters_.refused_access;
+        log_.warn("session refused client=" + client.shown + ": " + rule);
+        slot->fill(replies_.error(HttpStatus::forbidden, "address not allowed", false));
+        return;
+    }
     if (stopping_ || sessions_.size() >= config_.session.max_sessions) {
         ++counters_.refused_max_sessions;
-        log_.warn("session refused client=" + connection.peer() + ": " +
+        log_.warn("session refused client=" + client.shown + ": " +
                   (stopping_ ? "shutting down" : "session.max_sessions reached"));
         slot->fill(replies_.error(HttpStatus::service_unavailable, "no session available", false));
         return;
     }
-    const std::string client_address = address_without_port(connection.peer());
+    const std::string& client_address = client.address;
     const std::uint32_t per_client_cap = config_.session.max_sessions_per_client;
     if (per_client_cap != 0 && sessions_per_client_[client_address] >= per_client_cap) {
         ++counters_.refused_per_client;
-        log_.warn("session refused client=" + connection.peer() +
-                  ": session.max_sessions_per_client reached");
+        log_.warn("session refused client=" + client.shown + ": session.max_sessions_per_client reached");
         slot->fill(
             replies_.error(HttpStatus::too_many_requests, "too many sessions from this address", false));
         return;
@@ -162,14 +212,14 @@ void Worker::open_session(HttpConnection& connection, ReplySlotPtr slot) {
     do {
         proto::SessionIdEntropy entropy{};
         if (!fill_random(entropy)) {
-            log_.error("session refused client=" + connection.peer() + ": no randomness from the kernel");
+            log_.error("session refused client=" + client.shown + ": no randomness from the kernel");
             slot->fill(replies_.error(HttpStatus::internal_error, "cannot create session", false));
             return;
         }
         id = proto::format_session_id(entropy);
     } while (sessions_.contains(id));
 
-    auto session = std::make_unique<Session>(*this, id, connection.peer(), client_address);
+    auto session = std::make_unique<Session>(*this, id, client.shown, client_address);
     Session& s = *session;
     sessions_.emplace(id, std::move(session));
     ++sessions_per_client_[client_address];

@@ -14,11 +14,19 @@
 #include "proto/http_reply.hpp"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 namespace rtmpt::gateway {
+
+// Who a request is from, as access rules, per-client limits, session binding and logs see it.
+struct ClientIdentity {
+    std::string address;  // the client's IP, canonical: what limits count and sessions bind to
+    std::string shown;    // for logs: "192.0.2.1:4000", or "198.51.100.7 via=10.0.0.2:4000"
+    std::optional<proto::IpAddress> ip;
+};
 
 class Worker {
   public:
@@ -48,7 +56,10 @@ class Worker {
     [[nodiscard]] Counters& counters() { return counters_; }
 
   private:
-    void open_session(HttpConnection& connection, ReplySlotPtr slot);
+    [[nodiscard]] ClientIdentity identify(const HttpConnection& connection, const HttpRequest& request);
+    // The access rule that refuses `client` a session, or nullptr when it may open one.
+    [[nodiscard]] const char* access_refusal(const ClientIdentity& client) const;
+    void open_session(const ClientIdentity& client, ReplySlotPtr slot);
     void schedule_reaper();
     void reap();
     void janitor();

@@ -41,8 +41,12 @@ CONF
 /usr/sbin/nginx -p "$work/" -c "$work/nginx.conf" -e "$work/nginx-error.log" &
 pids+=($!)
 
+# Run as root (a fresh machine), the gateway binds and then becomes `nobody`, as it would in production.
+run_as=""
+[ "$(id -u)" -eq 0 ] && run_as=nobody
 sed -e "/^listen:/{n;s/.*/  - \"127.0.0.1:$gw_port\"/}" \
     -e "s/^\(  address:\).*/\1 \"127.0.0.1:$rtmp_port\"/" \
+    -e "s/^\(  user:\).*/\1 \"$run_as\"/" \
     config/rtmpt-gateway.example.yaml > "$work/gateway.yaml"
 build/gateway/rtmpt-gateway -t -c "$work/gateway.yaml"
 build/gateway/rtmpt-gateway -c "$work/gateway.yaml" 2> >(tee "$work/gateway.log" >&2) &

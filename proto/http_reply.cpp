@@ -8,6 +8,8 @@ std::string_view reason_phrase(HttpStatus status) {
             return "OK";
         case HttpStatus::bad_request:
             return "Bad Request";
+        case HttpStatus::forbidden:
+            return "Forbidden";
         case HttpStatus::not_found:
             return "Not Found";
         case HttpStatus::method_not_allowed:

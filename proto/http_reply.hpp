@@ -13,6 +13,7 @@ namespace rtmpt::proto {
 enum class HttpStatus {
     ok = 200,
     bad_request = 400,
+    forbidden = 403,
     not_found = 404,
     method_not_allowed = 405,
     request_timeout = 408,

@@ -109,9 +109,11 @@ def build_request(path, body=b"", method="POST", version="HTTP/1.1", style="libr
 class HttpConnection:
     """One client TCP connection to the gateway."""
 
-    def __init__(self, host, port, timeout=DEFAULT_TIMEOUT, style="librtmp"):
+    def __init__(self, host, port, timeout=DEFAULT_TIMEOUT, style="librtmp", source=None):
+        """`source`: local address to connect from, e.g. "127.0.0.2" (all of 127/8 is loopback)."""
         self.host, self.port, self.timeout, self.style = host, port, timeout, style
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock.settimeout(timeout)
         self._buf = bytearray()

@@ -24,7 +24,7 @@ VERBOSE_LOG = os.environ.get("RTMPT_IT_SHOW_LOG") == "1"
 
 SID_RE = re.compile(r"[A-Za-z0-9_-]{22}")
 # Further key=value fields before "closing because" are tolerated (e.g. requests=N empty=N).
-SESSION_END_RE = (r"session end sid={sid} client=(?P<client>\S+) age=(?P<age>[0-9.]+)s "
+SESSION_END_RE = (r"session end sid={sid} client=(?P<client>\S+) (?:via=(?P<via>\S+) )?age=(?P<age>[0-9.]+)s "
                   r"up=(?P<up>\d+) down=(?P<down>\d+) (?:[a-z_]+=\S+ )*closing because: (?P<reason>.*)$")
 UNKNOWN_SID = "AAAAAAAAAAAAAAAAAAAAAA"
 # The one line of counters the gateway logs when it stops: "<time> info stats name=N name=N ...".
@@ -129,8 +129,8 @@ class GatewayTestCase(unittest.TestCase):
         if status != 0:
             raise AssertionError(f"the gateway exited with status {status} on SIGTERM (sanitizer report?)")
 
-    def connect(self, style="librtmp", timeout=5.0):
-        conn = HttpConnection(self.gw.host, self.gw.port, timeout=timeout, style=style)
+    def connect(self, style="librtmp", timeout=5.0, source=None):
+        conn = HttpConnection(self.gw.host, self.gw.port, timeout=timeout, style=style, source=source)
         self.addCleanup(conn.close)
         return conn
 

@@ -12,7 +12,8 @@ from scripted_backend import ScriptedBackend
 from support import UNKNOWN_SID, GatewayTestCase, q
 
 COUNTERS = ["connections_accepted", "connections_refused", "accept_pauses", "requests", "sessions_opened",
-            "refused_max_sessions", "refused_per_client", "refused_malformed", "refused_upgrade",
+            "refused_max_sessions", "refused_per_client", "refused_access", "refused_other_client",
+            "forwarded_unreadable", "refused_malformed", "refused_upgrade",
             "refused_header_too_large", "refused_body_too_large", "refused_header_timeout", "refused_method",
             "unknown_path", "unknown_session", "retries_from_cache", "write_timeouts", "bytes_up", "bytes_down"]
 CLOSE_REASONS = ["client_close", "idle_timeout", "backend_closed", "backend_connect_failed", "backend_error",

@@ -45,6 +45,7 @@ TEST_CASE("the last reply on a closing connection says so") {
 TEST_CASE("reason phrases") {
     CHECK(reason_phrase(HttpStatus::ok) == "OK");
     CHECK(reason_phrase(HttpStatus::bad_request) == "Bad Request");
+    CHECK(reason_phrase(HttpStatus::forbidden) == "Forbidden");
     CHECK(reason_phrase(HttpStatus::not_found) == "Not Found");
     CHECK(reason_phrase(HttpStatus::method_not_allowed) == "Method Not Allowed");
     CHECK(reason_phrase(HttpStatus::request_timeout) == "Request Timeout");
