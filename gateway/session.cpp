@@ -58,10 +58,25 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
 
     switch (window_.classify(*seq)) {
         case proto::SequenceWindow::Verdict::in_window: {
+            // Bodies parked behind a missing number are capped like any queue: without it, sends
+            // on many connections that skip one number park a whole window of max-size bodies.
+            // In-order sends waiting for backend room are not refused: that is librtmp pipelining
+            // under backpressure, bounded by the window and slowed by TCP.
+            const std::size_t cap = worker_.config().session.queue_max_bytes;
+            if (behind_gap(*seq) && !pending_.contains(*seq) && pending_bytes_ + body.size() > cap) {
+                ++worker_.counters().refused_queue_full;
+                worker_.log().info("session sid=" + id_ + " answered 503: seq " + std::to_string(*seq) +
+                                   " with " + std::to_string(body.size()) + " bytes would park more than " +
+                                   "session.queue_max_bytes; " + std::to_string(pending_bytes_) + " waiting");
+                slot->fill(
+                    worker_.replies().error(HttpStatus::service_unavailable, "session queue full", false));
+                return;
+            }
             auto [it, inserted] = pending_.try_emplace(*seq);
             if (inserted) {
                 it->second.kind = kind;
                 it->second.body = std::move(body);
+                pending_bytes_ += it->second.body.size();
             } else if (it->second.waiters.size() >= kMaxWaiters) {
                 slot->fill(worker_.replies().error(HttpStatus::bad_request, "too many retries", false));
                 return;
@@ -91,6 +106,12 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
     }
 }
 
+bool Session::behind_gap(std::uint64_t seq) const {
+    const auto before =
+        static_cast<std::uint64_t>(std::distance(pending_.begin(), pending_.lower_bound(seq)));
+    return before < seq - window_.next();
+}
+
 void Session::pump() {
     while (state_ == State::open) {
         auto it = pending_.find(window_.next());
@@ -100,6 +121,7 @@ void Session::pump() {
         if (it->second.kind == RouteKind::send && backend_.congested()) break;
         const std::uint64_t seq = it->first;
         PendingRequest req = std::move(it->second);
+        pending_bytes_ -= req.body.size();
         pending_.erase(it);
         window_.advance();
         apply(seq, std::move(req));
@@ -285,6 +307,7 @@ void Session::end(CloseReason reason, std::string_view detail) {
     held_seq_.reset();
     for (auto& [seq, req] : pending_) answer_with_error(req.waiters, 404, "session ended");
     pending_.clear();
+    pending_bytes_ = 0;
     backend_.close(worker_.linger());
     worker_.retire(*this);
 }

@@ -69,6 +69,8 @@ class Session final : private BackendEvents {
     void on_backend_gone(CloseReason reason, std::string detail) override;
 
     void pump();
+    // True when some number between the next expected one and `seq` has not arrived.
+    [[nodiscard]] bool behind_gap(std::uint64_t seq) const;
     void finish_close_if_due();
     [[nodiscard]] bool over_byte_limit() const;
     void apply(std::uint64_t seq, PendingRequest req);
@@ -92,6 +94,7 @@ class Session final : private BackendEvents {
     proto::ReplyCache cache_;
     proto::PollingByte polling_;
     std::map<std::uint64_t, PendingRequest> pending_;  // in window, not yet applied
+    std::size_t pending_bytes_ = 0;                    // their bodies; past a gap, capped at queue_max_bytes
     std::optional<Clock::time_point> gap_since_;       // when requests began waiting for a missing number
 
     // Closes without a sequence number (HaishinKit, RootEncoder): answered once everything the

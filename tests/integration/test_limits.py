@@ -13,7 +13,7 @@ from support import UNKNOWN_SID, GatewayTestCase, q
 
 COUNTERS = ["connections_accepted", "connections_refused", "accept_pauses", "requests", "sessions_opened",
             "refused_max_sessions", "refused_per_client", "refused_access", "refused_other_client",
-            "forwarded_unreadable", "refused_malformed", "refused_upgrade",
+            "forwarded_unreadable", "refused_queue_full", "refused_malformed", "refused_upgrade",
             "refused_header_too_large", "refused_body_too_large", "refused_header_timeout", "refused_method",
             "unknown_path", "unknown_session", "retries_from_cache", "write_timeouts", "bytes_up", "bytes_down"]
 CLOSE_REASONS = ["client_close", "idle_timeout", "backend_closed", "backend_connect_failed", "backend_error",
@@ -507,3 +507,28 @@ class BackendWriteTimeoutTest(LimitsTestCase):
         self.assertLess(time.monotonic() - started, 8.0)
         stats = self.stop_and_stats()
         self.assertStats(stats, closed_backend_error=1)
+
+
+class ParkedBodiesTest(LimitsTestCase):
+    def test_bodies_waiting_for_a_gap_are_capped_at_queue_max_bytes(self):
+        self.start(session__queue_max_bytes=q("8KiB"), session__reply_max_bytes=q("1KiB"))
+        s = self.open()
+        backend = self.backend.wait_for_connection()
+        self.assertReply(s.send(b"\x03", seq=0))  # the first number sets the base
+        first, second, third = blob(3000, 1), blob(5000, 2), blob(5000, 3)
+        # Seq 2 and 3 arrive before seq 1, on their own connections (as Flash does): 2 parks.
+        c2, c3 = self.connect(), self.connect()
+        c2.send_request(s.path("send", 2), second)
+        c3.send_request(s.path("send", 3), third)
+        r = c3.read_response()
+        self.assertError(r, 503)
+        self.assertEqual(r.body.strip(), b"session queue full")
+        self.wait_log(rf"session sid={re.escape(s.sid)} answered 503: seq 3 with 5000 bytes would park more "
+                      r"than session\.queue_max_bytes; 5000 waiting$")
+        # The gap fills: what was parked goes in order, and the refused number can be sent again.
+        self.assertReply(s.send(first, seq=1))
+        self.assertReply(c2.read_response())
+        self.assertReply(s.send(third, seq=3))
+        self.assertEqual(backend.wait_for_bytes(13001), b"\x03" + first + second + third)
+        self.assertNoSessionEnd(s.sid)
+        self.assertStats(self.stop_and_stats(), refused_queue_full=1, bytes_up=13001)
