@@ -1,16 +1,31 @@
 // One event per line on stderr (journald adds its own metadata). Each line is written with a
-// single write(2) so that lines from several workers never interleave.
+// single write(2) so that lines never interleave.
+//
+// Logging never blocks the event loop: when stderr does not take a line at once (journald slow,
+// a terminal paused with ^S, a full pipe), lines wait in a bounded backlog that the worker's
+// janitor flushes; past the bound they are dropped and counted, and a line saying how many
+// follows once stderr takes bytes again. One Logger serves one event loop (one thread).
 #pragma once
 
 #include "config/config.hpp"
 
+#include <cstddef>
+#include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace rtmpt::gateway {
 
 class Logger {
   public:
-    explicit Logger(config::LogLevel level) : level_(level) {}
+    static constexpr std::size_t kMaxBacklog = 1024 * 1024;
+
+    explicit Logger(config::LogLevel level, int fd = 2) : level_(level), fd_(fd) {}
+    // Writes what is left of the backlog, waiting for at most a few seconds: at exit, the last
+    // lines (the stats line) matter more than promptness.
+    ~Logger();
+    Logger(const Logger&) = delete;
+    Logger& operator=(const Logger&) = delete;
 
     [[nodiscard]] bool enabled(config::LogLevel level) const { return level >= level_; }
     void write(config::LogLevel level, std::string_view message) const;
@@ -20,8 +35,22 @@ class Logger {
     void warn(std::string_view m) const { write(config::LogLevel::warn, m); }
     void error(std::string_view m) const { write(config::LogLevel::error, m); }
 
+    // Writes as much of the backlog as the descriptor takes without blocking.
+    void flush() const;
+
+    [[nodiscard]] std::uint64_t dropped() const { return dropped_; }
+    [[nodiscard]] std::size_t backlog() const { return backlog_.size(); }
+
   private:
+    [[nodiscard]] static std::string format(config::LogLevel level, std::string_view message);
+    void send_backlog(int wait_ms) const;
+
     config::LogLevel level_;
+    int fd_;
+    // Logging does not change what the logger is; the backlog is an output buffer.
+    mutable std::string backlog_;
+    mutable std::uint64_t dropped_ = 0;
+    mutable std::uint64_t dropped_reported_ = 0;
 };
 
 }  // namespace rtmpt::gateway

@@ -258,6 +258,7 @@ void Worker::reap() {
 }
 
 void Worker::janitor() {
+    log_.flush();  // lines stderr could not take at once
     const auto now = Clock::now();
     // end() retires sessions from the map, so collect first.
     std::vector<Session*> all;
