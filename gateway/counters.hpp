@@ -35,7 +35,8 @@ namespace rtmpt::gateway {
     X(retries_from_cache, "retried requests answered from the reply cache")                         \
     X(write_timeouts, "client connections reset: no reply bytes taken for http.keepalive_timeout")  \
     X(bytes_up, "client bytes forwarded to backends")                                               \
-    X(bytes_down, "backend bytes delivered to clients")
+    X(bytes_down, "backend bytes delivered to clients")                                             \
+    X(log_lines_dropped, "log lines dropped: stderr took none for a 1 MiB backlog")
 
 struct Counters {
 #define RTMPT_DECLARE_COUNTER(name, help) std::uint64_t name = 0;

@@ -275,6 +275,7 @@ void Worker::shut_down() {
     std::vector<Session*> all;
     for (auto& [id, s] : sessions_) all.push_back(s.get());
     for (Session* s : all) s->end(CloseReason::shutdown);
+    counters_.log_lines_dropped = log_.dropped();
     log_.info("stats " + counters_.format());
     event_del(janitor_.get());
     event_del(sigint_.get());
