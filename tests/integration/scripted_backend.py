@@ -8,18 +8,24 @@ Behaviour per test, set at construction:
   close_after=n         close (FIN after anything already queued) once `n` bytes have been received
   read_paused=True      a busy server: accept, but read nothing until resume_reading() is called
   rcvbuf=n              SO_RCVBUF of the accepted connections (set on the listening socket)
-Tests can also drive a connection directly: conn.send(data), conn.close().
+  pause_after=n         a server that stalls mid-stream: stop reading once `n` bytes have been received
+                        (conn.resume_reading() reads again)
+  read_chunk=n, read_interval=s
+                        a slow reader (trickle): each read takes at most `n` bytes, then waits `s` seconds
+Tests can also drive a connection directly: conn.send(data), conn.close(), conn.abort() (a reset).
 Sends go through one writer thread per connection, so a large burst never blocks the recorder and
 "send then close" keeps its order. All waits are bounded and use a Condition.
 """
 import queue
 import selectors
 import socket
+import struct
 import threading
 import time
 
 DEFAULT_TIMEOUT = 5.0
 _CLOSE = object()
+_RESET = object()
 
 
 class BackendConnection:
@@ -32,8 +38,12 @@ class BackendConnection:
         self.eof = False            # the gateway closed (or reset) its side
         self.reset = False          # a read failed with ECONNRESET (a reset may also read as plain EOF)
         self.closed_by_us = False
+        self.reset_by_us = False    # we reset the connection (abort())
         self._after_done = False
         self._closed_after = False
+        self._may_read = threading.Event()   # cleared by pause_after, set again by resume_reading()
+        self._may_read.set()
+        self._stop = threading.Event()
         self._out = queue.Queue()
         self._sent_total = 0
         self._queued_total = 0
@@ -57,6 +67,15 @@ class BackendConnection:
     def close(self):
         """Half-closes after everything queued is sent (the gateway sees FIN), then keeps recording."""
         self._out.put(_CLOSE)
+
+    def abort(self):
+        """Aborts after everything queued is handed to the kernel: SO_LINGER 0 and close, so the
+        gateway sees a reset (RST), not an end of stream. Nothing is recorded after it."""
+        self._out.put(_RESET)
+
+    def resume_reading(self):
+        """Reads again after pause_after stopped this connection's reading."""
+        self._may_read.set()
 
     def wait_sent(self, timeout=DEFAULT_TIMEOUT):
         """Waits until everything queued so far has been handed to the kernel."""
@@ -100,10 +119,11 @@ class BackendConnection:
 
     def _read_loop(self):
         b = self._backend
-        b._reading.wait()
         while True:
+            b._reading.wait()
+            self._may_read.wait()
             try:
-                chunk = self.sock.recv(65536)
+                chunk = self.sock.recv(b.read_chunk or 65536)
             except ConnectionResetError:
                 with self._cond:
                     self.reset = True
@@ -112,7 +132,9 @@ class BackendConnection:
                 chunk = b""
             if not chunk:
                 with self._cond:
-                    self.eof = True
+                    # After our own reset nothing more is known about the gateway's side.
+                    if not self.reset_by_us:
+                        self.eof = True
                     self._cond.notify_all()
                 b._notify()
                 return
@@ -128,6 +150,10 @@ class BackendConnection:
             if b.close_after is not None and not self._closed_after and total >= b.close_after:
                 self._closed_after = True
                 self.close()
+            if b.pause_after is not None and total >= b.pause_after:
+                self._may_read.clear()
+            if b.read_interval:
+                self._stop.wait(b.read_interval)
 
     def _write_loop(self):
         while True:
@@ -143,6 +169,20 @@ class BackendConnection:
                     self.closed_by_us = True
                     self._cond.notify_all()
                 continue
+            if item is _RESET:
+                with self._cond:
+                    self.reset_by_us = True
+                    self.closed_by_us = True
+                    self._cond.notify_all()
+                try:
+                    self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    # Wakes our reader (which then stops) without sending anything; close sends the RST.
+                    self.sock.shutdown(socket.SHUT_RD)
+                except OSError:
+                    pass
+                self._may_read.set()
+                self.sock.close()
+                continue
             try:
                 self.sock.sendall(item)
             except OSError:
@@ -153,6 +193,8 @@ class BackendConnection:
 
     def shutdown(self):
         self._out.put(None)
+        self._stop.set()
+        self._may_read.set()
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
@@ -164,11 +206,14 @@ class BackendConnection:
 
 class ScriptedBackend:
     def __init__(self, echo=False, on_connect=b"", after_bytes=None, close_after=None, read_paused=False,
-                 rcvbuf=None):
+                 rcvbuf=None, pause_after=None, read_chunk=None, read_interval=0.0):
         self.echo = echo
         self.on_connect = on_connect
         self.after_bytes = after_bytes
         self.close_after = close_after
+        self.pause_after = pause_after
+        self.read_chunk = read_chunk
+        self.read_interval = read_interval
         self.connections = []
         self._cond = threading.Condition()
         self._lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
