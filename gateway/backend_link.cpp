@@ -46,9 +46,10 @@ void BackendLink::connect() {
     }
 }
 
-void BackendLink::write(std::string_view bytes) {
-    if (state_ == State::gone || !bev_ || bytes.empty()) return;
-    bufferevent_write(bev_.get(), bytes.data(), bytes.size());
+std::size_t BackendLink::write(std::string_view bytes) {
+    if (state_ == State::gone || state_ == State::read_only || !bev_ || bytes.empty()) return 0;
+    if (bufferevent_write(bev_.get(), bytes.data(), bytes.size()) != 0) return 0;
+    return bytes.size();
 }
 
 bool BackendLink::congested() const {
@@ -111,6 +112,11 @@ void BackendLink::handle_event(short what) {
         return;
     }
     if (state_ == State::gone) return;
+    if (state_ == State::read_only) {
+        // The read side has ended as well (EOF, or the reset once the queued bytes were read).
+        mark_gone(write_failure_, std::move(write_failure_detail_));
+        return;
+    }
     const bool connecting = state_ == State::connecting;
     CloseReason reason = connecting ? CloseReason::backend_connect_failed : CloseReason::backend_error;
     std::string detail;
@@ -128,6 +134,18 @@ void BackendLink::handle_event(short what) {
             const int err = EVUTIL_SOCKET_ERROR();
             detail = err ? evutil_socket_error_to_string(err) : "connection error";
         }
+    }
+    if (!connecting && (what & BEV_EVENT_WRITING) && (what & BEV_EVENT_ERROR)) {
+        // A write hit the reset, but bytes the backend sent before it may still sit in our socket
+        // (reading pauses at queue_max_bytes). Closing now would lose them: read on to the end.
+        state_ = State::read_only;
+        write_failure_ = reason;
+        write_failure_detail_ = std::move(detail);
+        evbuffer* out = bufferevent_get_output(bev_.get());
+        evbuffer_drain(out, evbuffer_get_length(out));
+        bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
+        bufferevent_enable(bev_.get(), EV_READ);
+        return;
     }
     mark_gone(reason, std::move(detail));
 }

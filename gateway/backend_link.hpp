@@ -35,6 +35,7 @@ class BackendLink {
         idle,        // not started
         connecting,  // name resolution and TCP connect under way; writes are queued
         connected,   // bytes flow both ways
+        read_only,   // our writes failed (reset): what the backend sent before is still read, to its end
         gone,        // closed or failed; only the queued input remains
     };
 
@@ -47,8 +48,9 @@ class BackendLink {
     // Starts the non-blocking connect; failures arrive as on_backend_gone.
     void connect();
 
-    // Queues client bytes for the backend. Dropped when the link is gone: nowhere to send them.
-    void write(std::string_view bytes);
+    // Queues client bytes for the backend; returns how many were taken. Dropped (0) once writes
+    // have failed or the link is gone: nowhere to send them.
+    std::size_t write(std::string_view bytes);
 
     // True while the outgoing queue is at or above queue_max_bytes: stop applying client bytes.
     [[nodiscard]] bool congested() const;
@@ -78,6 +80,9 @@ class BackendLink {
     State state_ = State::idle;
     BufferEventPtr bev_;
     EvBufferPtr leftover_;  // backend bytes still owed to the client after the link is gone
+    // Why writes failed, reported once the read side has ended too (state read_only).
+    CloseReason write_failure_ = CloseReason::backend_error;
+    std::string write_failure_detail_;
 };
 
 }  // namespace rtmpt::gateway

@@ -78,6 +78,10 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
                 it->second.body = std::move(body);
                 pending_bytes_ += it->second.body.size();
             } else if (it->second.waiters.size() >= kMaxWaiters) {
+                ++worker_.counters().refused_retries;
+                worker_.log().info("session sid=" + id_ + " answered 400: seq " + std::to_string(*seq) +
+                                   " retried more than " + std::to_string(kMaxWaiters - 1) +
+                                   " times while waiting");
                 slot->fill(worker_.replies().error(HttpStatus::bad_request, "too many retries", false));
                 return;
             }
@@ -92,6 +96,10 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
                                     " answered from cache");
                 slot->fill(std::string(*cached));
             } else {
+                ++worker_.counters().refused_stale_sequence;
+                worker_.log().info("session sid=" + id_ + " answered 400: seq " + std::to_string(*seq) +
+                                   " already used and older than the reply cache; expected " +
+                                   std::to_string(window_.next()));
                 slot->fill(
                     worker_.replies().error(HttpStatus::bad_request, "sequence number already used", false));
             }
@@ -151,9 +159,9 @@ void Session::apply(std::uint64_t seq, PendingRequest req) {
                 if (const std::size_t cap = worker_.config().session.max_bytes; cap != 0) {
                     body = body.substr(0, cap - std::min<std::uint64_t>(cap, bytes_up_));
                 }
-                backend_.write(body);
-                bytes_up_ += body.size();
-                worker_.counters().bytes_up += body.size();
+                const std::size_t sent = backend_.write(body);
+                bytes_up_ += sent;
+                worker_.counters().bytes_up += sent;
             }
             if (!req.body.empty()) handshake_seen_ = true;
             answer(seq, req.waiters);

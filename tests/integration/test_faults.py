@@ -235,11 +235,10 @@ class BackendFaultTest(FaultTestCase):
         self.row(30, "backend sends 128 KiB, then resets; the client polls with /idle")
         self.reset_mid_stream(client_sends=False)
 
-    # Bug: a write to the reset socket fails first, and BackendLink::mark_gone closes it with bytes
-    # still in its receive queue (reading had stopped at session.queue_max_bytes).
-    @unittest.expectedFailure
+    # Was a bug: a write to the reset socket failed first, and the link closed with bytes still in
+    # its receive queue (reading had stopped at session.queue_max_bytes). Now it reads on to the end.
     def test_backend_resets_mid_stream_client_sends(self):
-        self.row(31, "BUG: backend sends 128 KiB, then resets; the client polls with /send (acks)")
+        self.row(31, "backend sends 128 KiB, then resets; the client polls with /send (acks)")
         self.reset_mid_stream(client_sends=True)
 
     def test_backend_stalls_mid_stream_write_timeout(self):
@@ -672,9 +671,8 @@ class SessionFaultTest(FaultTestCase):
         refused = sum(v for k, v in stats.items() if k.startswith("refused_"))
         self.counted({"refused_*": refused}, "refused_*", note="the 400 is counted nowhere" if not refused else None)
 
-    # Bug (minor): README says every 400 logs one line with its reason and bumps a counter; this one
-    # (Session::submit, already_seen without a cached reply) does neither.
-    @unittest.expectedFailure
+    # Was a bug: this 400 (Session::submit, already_seen without a cached reply) was neither logged
+    # nor counted.
     def test_replay_older_than_the_cache_is_logged_and_counted(self):
         s, _, r, _, _, _ = self.old_replay()
         self.assertError(r, 400)
