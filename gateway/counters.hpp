@@ -31,6 +31,7 @@ namespace rtmpt::gateway {
     X(refused_header_too_large, "requests refused with 431: http.max_header_bytes")                    \
     X(refused_body_too_large, "requests refused with 413: http.max_body_bytes")                        \
     X(refused_header_timeout, "connections closed with 408: http.header_timeout")                      \
+    X(requests_truncated, "connections closed by the client in the middle of a request")               \
     X(refused_method, "requests refused with 405: not POST")                                           \
     X(unknown_path, "requests answered 404: not an RTMPT path")                                        \
     X(unknown_session, "requests answered 404: no such session")                                       \

@@ -129,7 +129,16 @@ void HttpConnection::parse_input() {
         }
         return;
     }
+    if (eof_ && state_ == State::reading && evbuffer_get_length(in) == 0) {
+        // Everything the client sent before its FIN has been parsed; what is owed goes out, then we close.
+        if (mid_request_) note_truncated("closed the connection");
+        state_ = State::draining;
+    }
     if (state_ == State::paused || state_ == State::draining) bufferevent_disable(bev_.get(), EV_READ);
+    if (eof_ && state_ == State::draining && replies_.empty() &&
+        evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) {
+        close_now("client closed");
+    }
 }
 
 bool HttpConnection::over_limits() const {
@@ -140,7 +149,8 @@ bool HttpConnection::over_limits() const {
 void HttpConnection::resume_reading() {
     if (state_ != State::paused || over_limits()) return;
     state_ = State::reading;
-    bufferevent_enable(bev_.get(), EV_READ);
+    // After the client's FIN there is nothing more to read, only what is buffered to parse.
+    if (!eof_) bufferevent_enable(bev_.get(), EV_READ);
     // Parse what is already buffered on a later turn of the loop, never from here: a reply
     // filled by another connection's request would otherwise parse this connection's next
     // request on the same stack, and a chain of connections could recurse without bound.
@@ -151,6 +161,8 @@ int HttpConnection::on_message_begin(llhttp_t* p) {
     auto* self = static_cast<HttpConnection*>(p->data);
     self->request_ = HttpRequest{};
     self->header_bytes_ = 0;
+    self->mid_request_ = true;
+    self->headers_done_ = false;
     self->header_field_.clear();
     self->header_field_done_ = true;
     self->header_value_started_ = false;
@@ -208,6 +220,7 @@ int HttpConnection::on_header_value_complete(llhttp_t* p) {
 int HttpConnection::on_headers_complete(llhttp_t* p) {
     auto* self = static_cast<HttpConnection*>(p->data);
     self->request_.method = static_cast<llhttp_method_t>(llhttp_get_method(p));
+    self->headers_done_ = true;
     evtimer_del(self->header_timer_.get());
     if (p->upgrade) {
         // RTMPT is plain request/response; whatever follows an upgrade is not ours to parse.
@@ -235,6 +248,7 @@ int HttpConnection::on_body(llhttp_t* p, const char* at, std::size_t len) {
 
 int HttpConnection::on_message_complete(llhttp_t* p) {
     auto* self = static_cast<HttpConnection*>(p->data);
+    self->mid_request_ = false;
     const bool keep_alive = llhttp_should_keep_alive(p) != 0;
     auto slot = std::make_shared<ReplySlot>(self);
     self->replies_.push_back(slot);
@@ -256,6 +270,19 @@ void HttpConnection::refuse(const Refusal& refusal, std::string_view detail) {
     auto slot = std::make_shared<ReplySlot>(this);
     replies_.push_back(slot);
     slot->fill(worker_.replies().error(refusal.status, why, /*close=*/true));
+}
+
+void HttpConnection::note_truncated(std::string_view what) {
+    mid_request_ = false;
+    ++worker_.counters().requests_truncated;
+    std::string where = "in its headers";
+    if (headers_done_) {
+        where = "after " + std::to_string(request_.body.size());
+        if (parser_.flags & F_CONTENT_LENGTH)
+            where += " of " + std::to_string(request_.body.size() + parser_.content_length);
+        where += " body bytes";
+    }
+    worker_.log().info("http client=" + peer_ + " " + std::string(what) + " mid-request, " + where);
 }
 
 void HttpConnection::on_header_timeout(evutil_socket_t, short, void* arg) {
@@ -302,15 +329,20 @@ void HttpConnection::on_event(bufferevent*, short what, void* arg) {
         return;
     }
     if (what & BEV_EVENT_EOF) {
-        // A half-close still wants the replies it is owed; they go out before we close.
-        if (self->replies_.empty() && evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0) {
+        // A half-close still wants every request it sent before the FIN answered, pipelined ones
+        // included: parse what is buffered (now, or once a paused connection resumes), then
+        // write what is owed and close.
+        self->eof_ = true;
+        bufferevent_disable(self->bev_.get(), EV_READ);
+        if (self->state_ == State::reading) {
+            self->parse_input();
+        } else if (self->state_ == State::draining && self->replies_.empty() &&
+                   evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0) {
             self->close_now("client closed");
-        } else {
-            self->state_ = State::draining;
-            bufferevent_disable(self->bev_.get(), EV_READ);
         }
         return;
     }
+    if (self->mid_request_) self->note_truncated("lost the connection");
     self->close_now("connection error");
 }
 

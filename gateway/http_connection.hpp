@@ -83,6 +83,8 @@ class HttpConnection {
     static void on_header_timeout(evutil_socket_t, short, void* arg);
     [[nodiscard]] bool count_header_bytes(std::size_t len);
     void close_now(std::string_view why);
+    // The client went away in the middle of a request: counted, and one line saying where.
+    void note_truncated(std::string_view what);
 
     Worker& worker_;
     const std::string peer_;
@@ -91,7 +93,11 @@ class HttpConnection {
     BufferEventPtr bev_;
     llhttp_t parser_{};
     State state_ = State::reading;
-    bool parsing_ = false;  // inside llhttp_execute: replies filled now must not re-enter the parser
+    bool parsing_ = false;
+    bool eof_ = false;           // the client has sent its FIN: parse what is buffered, answer, close
+    bool mid_request_ = false;   // a request has begun and not yet completed
+    bool headers_done_ = false;  // ... and its headers are complete  // inside llhttp_execute:
+                                 // replies filled now must not re-enter the parser
 
     HttpRequest request_;  // the request being parsed
     std::size_t header_bytes_ = 0;

@@ -420,7 +420,7 @@ class HttpFaultTest(FaultTestCase):
         self.open()
         self.stats(refused_malformed=2, requests=1, sessions_opened=1, connections_accepted=3)
 
-    def truncated(self, raw_for, cut):
+    def truncated(self, raw_for, cut, where):
         """Sends `raw_for(sid)[:cut]`, then FIN; the gateway must close without a reply or effect."""
         self.start(log__level=q("debug"), http__header_timeout=q("1s"), session__idle_hold=q("0ms"))
         s = self.open()
@@ -435,17 +435,19 @@ class HttpFaultTest(FaultTestCase):
                                                f"{bytes(conn._buf[:200])!r}")
         self.assertLess(time.monotonic() - t0, 0.9, "closed only by http.header_timeout, not at the FIN")
         self.saw("no reply bytes; connection closed at once")
+        truncated = self.wait_log_line(rf"http client={re.escape(address)} closed the connection mid-request, "
+                                       rf"{where}$")
         line = self.wait_log_line(rf"http client={re.escape(address)} connection closed: ")
         self.assertTrue(line.endswith("connection closed: client closed"), line)
-        self.logged(line)
+        self.logged(truncated)
         # No effect on the session: seq 0 is still free, and the backend got nothing of the cut request.
         self.assertReply(s.send(b"whole", seq=0))
         self.assertEqual(bc.wait_for_bytes(5), b"whole")
         self.assertEqual(self.log_lines(r"session open"), self.log_lines(rf"session open sid={s.sid}"))
-        stats = self.stats("connections_accepted", requests=2, sessions_opened=1, bytes_up=5,
-                           refused_malformed=0, refused_header_timeout=0, unknown_session=0)
+        stats = self.stats("connections_accepted", requests_truncated=1, requests=2, sessions_opened=1,
+                           bytes_up=5, refused_malformed=0, refused_header_timeout=0, unknown_session=0)
         self.assertEqual(sum(v for k, v in stats.items() if k.startswith("refused_")), 0, stats)
-        self.counted(stats, note="requests are the /open and the whole /send: the cut request is counted nowhere")
+        self.counted(stats, note="requests counts the /open and the whole /send; the cut one is requests_truncated")
         self.assertEqual(bc.data(), b"whole")
 
     def test_truncated_headers_then_fin(self):
@@ -454,7 +456,7 @@ class HttpFaultTest(FaultTestCase):
         def raw_for(sid):
             return build_request(f"/send/{sid}/0", b"cut", style="librtmp")
 
-        self.truncated(raw_for, cut=60)
+        self.truncated(raw_for, cut=60, where="in its headers")
 
     def test_truncated_body_then_fin(self):
         self.row(131, "truncated request: body shorter than Content-Length (40 of 100), then FIN")
@@ -462,7 +464,7 @@ class HttpFaultTest(FaultTestCase):
         def raw_for(sid):
             return build_request(f"/send/{sid}/0", blob(100), style="librtmp")
 
-        self.truncated(raw_for, cut=-60)
+        self.truncated(raw_for, cut=-60, where="after 40 of 100 body bytes")
 
     def test_huge_headers(self):
         self.row(140, "huge headers: 200 header lines of 60 bytes (default http.max_header_bytes 8KiB)",

@@ -15,7 +15,8 @@ COUNTERS = ["connections_accepted", "connections_refused", "accept_pauses", "req
             "refused_max_sessions", "refused_per_client", "refused_access", "refused_other_client",
             "forwarded_unreadable", "refused_queue_full", "refused_stale_sequence",
             "refused_retries", "refused_malformed", "refused_upgrade",
-            "refused_header_too_large", "refused_body_too_large", "refused_header_timeout", "refused_method",
+            "refused_header_too_large", "refused_body_too_large", "refused_header_timeout", "requests_truncated",
+            "refused_method",
             "unknown_path", "unknown_session", "retries_from_cache", "write_timeouts", "bytes_up", "bytes_down",
             "log_lines_dropped"]
 CLOSE_REASONS = ["client_close", "idle_timeout", "backend_closed", "backend_connect_failed", "backend_error",

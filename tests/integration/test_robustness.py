@@ -556,6 +556,24 @@ class ProtocolEdgeTest(RobustnessTestCase):
         self.assertGreaterEqual(len(r.body), 1)
         self.assertTrue(conn.wait_closed(3.0), "half-closed connection not closed after its last reply")
 
+    def test_half_close_after_more_pipelined_requests_than_are_read_at_once(self):
+        # 12 idles pipelined, then FIN: the connection stops reading at 8 in flight, and the 4
+        # behind them are in its buffer when the FIN arrives. All 12 are owed a reply.
+        self.start(session__idle_hold=q("200ms"))
+        conn = self.connect()
+        s = self.open(conn)
+        self.assertReply(s.send(b"\x03"))
+        conn.send_pipelined([(s.path("idle"), b"\x00") for _ in range(12)])
+        conn.sock.shutdown(socket.SHUT_WR)
+        for i in range(12):
+            try:
+                r = conn.read_response(timeout=5)
+            except ConnectionClosed as e:
+                self.fail(f"closed after {i} of 12 replies to requests sent before the FIN: {e}")
+            self.assertEqual(r.status, 200, repr(r))
+        self.assertTrue(conn.wait_closed(3.0), "half-closed connection not closed after its last reply")
+        self.assertNotRegex(self.gw.log_text(), r"mid-request")
+
 
 if __name__ == "__main__":
     unittest.main()
