@@ -69,7 +69,10 @@ std::size_t BackendLink::take(std::string& out, std::size_t max) {
     const std::size_t old = out.size();
     out.resize(old + n);
     evbuffer_remove(in, out.data() + old, n);
-    // Removing from a bufferevent's input below its high-watermark resumes reading by itself.
+    if (reading_paused_ && bev_ && evbuffer_get_length(in) < queue_max_) {
+        reading_paused_ = false;
+        bufferevent_enable(bev_.get(), EV_READ);
+    }
     return n;
 }
 
@@ -85,8 +88,17 @@ void BackendLink::close(LingerSet& linger) {
     state_ = State::gone;
 }
 
-void BackendLink::on_read(bufferevent*, void* arg) {
-    static_cast<BackendLink*>(arg)->owner_.on_backend_data();
+void BackendLink::on_read(bufferevent* bev, void* arg) {
+    auto* self = static_cast<BackendLink*>(arg);
+    // A full queue is the backpressure working (the client is not polling), but libevent 2.1.11
+    // and later call this callback again on every loop turn while the input sits at its
+    // high-watermark with reading enabled (libevent#891): the worker would spin. So reading stops
+    // outright here, and take() resumes it once there is room.
+    if (evbuffer_get_length(bufferevent_get_input(bev)) >= self->queue_max_) {
+        bufferevent_disable(bev, EV_READ);
+        self->reading_paused_ = true;
+    }
+    self->owner_.on_backend_data();
 }
 
 void BackendLink::on_write(bufferevent*, void* arg) {

@@ -1,7 +1,8 @@
 // One native TCP RTMP connection to the backend, owned by one session.
 // Its input buffer is the session's backend-to-client queue: reading stops at
-// session.queue_max_bytes (libevent's read high-watermark), so a client that stops polling
-// stops the gateway reading the backend instead of growing memory.
+// session.queue_max_bytes (libevent's read high-watermark, and reading disabled outright: see
+// on_read), so a client that stops polling stops the gateway reading the backend instead of
+// growing memory.
 #pragma once
 
 #include "config/config.hpp"
@@ -77,7 +78,8 @@ class BackendLink {
     std::size_t queue_max_;
     State state_ = State::idle;
     BufferEventPtr bev_;
-    EvBufferPtr leftover_;  // backend bytes still owed to the client after the link is gone
+    EvBufferPtr leftover_;         // backend bytes still owed to the client after the link is gone
+    bool reading_paused_ = false;  // the queue to the client is full: on_read stopped reading
 };
 
 }  // namespace rtmpt::gateway

@@ -296,6 +296,9 @@ gw_seeds["chunked_too_large"] = gw(0,
 gw_seeds["chunked_send"] = gw(0,
     b"o", raw(minimal("/send/$S/$N", b"5\r\nhello\r\n3\r\n\x03\x00\x01\r\n0\r\n\r\n",
                       headers=["Transfer-Encoding: chunked"])), b"i")
+# Regression: the backend fills the queue to a client that is not polling. libevent 2.1.12 then
+# called the backend's read callback on every loop turn: the worker spun at 100% CPU.
+gw_seeds["backend_queue_full"] = gw(0, b"o", b"s\x03", b"B\x2f", b"i", b"i", b"i", b"i")
 # A client that knows the next id (they are not random here) sends before the backend is up.
 gw_seeds["send_before_connect"] = gw(0,
     raw(minimal("/open/1") + minimal(f"/send/{A}/0", b"\x03early") + minimal(f"/idle/{A}/1")), b"i")
