@@ -79,7 +79,11 @@ std::size_t BackendLink::take(std::string& out, std::size_t max) {
 void BackendLink::close(LingerSet& linger) {
     if (bev_) {
         bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
-        if (state_ == State::connected) {
+        // Client bytes queued while the connect is still under way were acknowledged too: they
+        // go out once it completes. With nothing queued, an unfinished connect is just dropped.
+        const bool owed =
+            state_ == State::connecting && evbuffer_get_length(bufferevent_get_output(bev_.get())) != 0;
+        if (state_ == State::connected || owed) {
             linger.add(std::move(bev_), kFlushOnClose);
         }
         bev_.reset();

@@ -299,6 +299,10 @@ gw_seeds["chunked_send"] = gw(0,
 # Regression: the backend fills the queue to a client that is not polling. libevent 2.1.12 then
 # called the backend's read callback on every loop turn: the worker spun at 100% CPU.
 gw_seeds["backend_queue_full"] = gw(0, b"o", b"s\x03", b"B\x2f", b"i", b"i", b"i", b"i")
+# Regression: a session closed before its backend connect completed dropped the sends it had
+# already answered 200; they now linger until the connect completes and are written.
+gw_seeds["close_before_connect"] = gw(0,
+    raw(minimal("/open/1") + minimal(f"/send/{A}/0", b"\x03early") + minimal(f"/close/{A}/1")))
 # A client that knows the next id (they are not random here) sends before the backend is up.
 gw_seeds["send_before_connect"] = gw(0,
     raw(minimal("/open/1") + minimal(f"/send/{A}/0", b"\x03early") + minimal(f"/idle/{A}/1")), b"i")
