@@ -70,14 +70,21 @@ std::size_t BackendLink::take(std::string& out, std::size_t max) {
     const std::size_t old = out.size();
     out.resize(old + n);
     evbuffer_remove(in, out.data() + old, n);
-    // Removing from a bufferevent's input below its high-watermark resumes reading by itself.
+    if (reading_paused_ && bev_ && evbuffer_get_length(in) < queue_max_) {
+        reading_paused_ = false;
+        bufferevent_enable(bev_.get(), EV_READ);
+    }
     return n;
 }
 
 void BackendLink::close(LingerSet& linger) {
     if (bev_) {
         bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
-        if (state_ == State::connected) {
+        // Client bytes queued while the connect is still under way were acknowledged too: they
+        // go out once it completes. With nothing queued, an unfinished connect is just dropped.
+        const bool owed =
+            state_ == State::connecting && evbuffer_get_length(bufferevent_get_output(bev_.get())) != 0;
+        if (state_ == State::connected || owed) {
             linger.add(std::move(bev_), kFlushOnClose);
         }
         bev_.reset();
@@ -86,8 +93,17 @@ void BackendLink::close(LingerSet& linger) {
     state_ = State::gone;
 }
 
-void BackendLink::on_read(bufferevent*, void* arg) {
-    static_cast<BackendLink*>(arg)->owner_.on_backend_data();
+void BackendLink::on_read(bufferevent* bev, void* arg) {
+    auto* self = static_cast<BackendLink*>(arg);
+    // A full queue is the backpressure working (the client is not polling), but libevent 2.1.11
+    // and later call this callback again on every loop turn while the input sits at its
+    // high-watermark with reading enabled (libevent#891): the worker would spin. So reading stops
+    // outright here, and take() resumes it once there is room.
+    if (evbuffer_get_length(bufferevent_get_input(bev)) >= self->queue_max_) {
+        bufferevent_disable(bev, EV_READ);
+        self->reading_paused_ = true;
+    }
+    self->owner_.on_backend_data();
 }
 
 void BackendLink::on_write(bufferevent*, void* arg) {
@@ -144,7 +160,8 @@ void BackendLink::handle_event(short what) {
         evbuffer* out = bufferevent_get_output(bev_.get());
         evbuffer_drain(out, evbuffer_get_length(out));
         bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
-        bufferevent_enable(bev_.get(), EV_READ);
+        // With the queue to the client full, take() resumes reading once there is room.
+        if (!reading_paused_) bufferevent_enable(bev_.get(), EV_READ);
         return;
     }
     mark_gone(reason, std::move(detail));

@@ -1,7 +1,8 @@
 // One native TCP RTMP connection to the backend, owned by one session.
 // Its input buffer is the session's backend-to-client queue: reading stops at
-// session.queue_max_bytes (libevent's read high-watermark), so a client that stops polling
-// stops the gateway reading the backend instead of growing memory.
+// session.queue_max_bytes (libevent's read high-watermark, and reading disabled outright: see
+// on_read), so a client that stops polling stops the gateway reading the backend instead of
+// growing memory.
 #pragma once
 
 #include "config/config.hpp"
@@ -83,6 +84,7 @@ class BackendLink {
     // Why writes failed, reported once the read side has ended too (state read_only).
     CloseReason write_failure_ = CloseReason::backend_error;
     std::string write_failure_detail_;
+    bool reading_paused_ = false;  // the queue to the client is full: on_read stopped reading
 };
 
 }  // namespace rtmpt::gateway

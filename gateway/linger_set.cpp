@@ -41,6 +41,8 @@ void LingerSet::on_write(bufferevent* bev, void* arg) {
 }
 
 void LingerSet::on_event(bufferevent* bev, short what, void* arg) {
+    // A link closed while connecting: its queued bytes are written now, then on_write half-closes.
+    if (what & BEV_EVENT_CONNECTED) return;
     if (what & BEV_EVENT_TIMEOUT) {
         reset_on_close(bufferevent_getfd(bev));
     }

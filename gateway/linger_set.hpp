@@ -19,7 +19,8 @@ class LingerSet {
     LingerSet(const LingerSet&) = delete;
     LingerSet& operator=(const LingerSet&) = delete;
 
-    // Takes ownership of a connected bufferevent and sees it closed within `limit`.
+    // Takes ownership of a connected (or connecting, with bytes queued) bufferevent and sees it
+    // closed within `limit`.
     void add(BufferEventPtr bev, std::chrono::milliseconds limit);
 
     [[nodiscard]] std::size_t size() const { return lingering_.size(); }

@@ -259,7 +259,10 @@ void Worker::reap() {
 
 void Worker::janitor() {
     log_.flush();  // lines stderr could not take at once
-    const auto now = Clock::now();
+    sweep_sessions(Clock::now());
+}
+
+void Worker::sweep_sessions(Clock::time_point now) {
     // end() retires sessions from the map, so collect first.
     std::vector<Session*> all;
     all.reserve(sessions_.size());

@@ -47,6 +47,12 @@ class Worker {
     void retire(HttpConnection& connection);
     void retire(Session& session);
 
+    // Test hooks, for tests/fuzz/fuzz_gateway.cpp, which runs a Worker without start() or run()
+    // (no listeners, no signals, no janitor timer) and must not wait for real time: the
+    // janitor's sweep as if the clock read `now`, and the stop that SIGINT or SIGTERM causes.
+    void sweep_sessions(Clock::time_point now);
+    void shut_down();
+
     [[nodiscard]] event_base* base() const { return base_.get(); }
     [[nodiscard]] evdns_base* dns() const { return dns_.get(); }
     [[nodiscard]] const config::Config& config() const { return config_; }
@@ -63,7 +69,6 @@ class Worker {
     void schedule_reaper();
     void reap();
     void janitor();
-    void shut_down();
     static void on_reap(evutil_socket_t, short, void* arg);
     static void on_janitor(evutil_socket_t, short, void* arg);
     static void on_stop_signal(evutil_socket_t, short, void* arg);

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
-"""Writes the seed corpus of fuzz_request: what one client connection sends, byte for byte.
+"""Writes the seed corpora of fuzz_request and fuzz_gateway.
 
-Each file is one connection's bytes, as the clients in /work/shared/rtmpt-reference.md send them
-(header spellings of librtmp, ffmpeg and Flash; pipelining, reordering, retries, the Red5 base
-of 1, a close without a number), plus the edge cases the gateway must refuse or handle (HTTP/1.0,
-Connection: close, chunked bodies, Upgrade, oversized bodies, a GET). The files are checked in;
-run this again after changing it:  python3 tests/fuzz/make_seeds.py
+corpus/request: what one client connection sends, byte for byte. Each file is one connection's
+bytes, as the clients in /work/shared/rtmpt-reference.md send them (header spellings of librtmp,
+ffmpeg and Flash; pipelining, reordering, retries, the Red5 base of 1, a close without a number),
+plus the edge cases the gateway must refuse or handle (HTTP/1.0, Connection: close, chunked
+bodies, Upgrade, oversized bodies, a GET).
+
+corpus/gateway: scripts for fuzz_gateway (the format is at the top of fuzz_gateway.cpp): the same
+clients against the real gateway, plus what only a running gateway has: several connections,
+idle holds, backend data, backpressure both ways, half-closes, resets and timeouts.
+
+The files are checked in; run this again after changing it:  python3 tests/fuzz/make_seeds.py
 """
 import os
 import random
@@ -173,3 +179,139 @@ for name, data in seeds.items():
     with open(os.path.join(OUT, name + ".http"), "wb") as f:
         f.write(data)
 print(f"wrote {len(seeds)} seeds to {os.path.relpath(OUT)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# fuzz_gateway: a config byte, then actions separated by "\n|".
+
+GW_OUT = os.path.join(HERE, "corpus", "gateway")
+IDLE_HOLD, BYTE_CAP, IDENT2, NO_ECHO, PER_CLIENT, LIFETIME = 1, 2, 4, 8, 16, 32
+A = "AAAAAAAAAAAAAAAAAAAAAA"  # the first session of every input (16 bytes of 0)
+
+
+def gw(flags, *actions):
+    return bytes([flags]) + b"\n|".join(actions)
+
+
+def raw(data):
+    # "$S" and "$N" are the latest session's id and next number, filled in by the driver.
+    return b"c" + data
+
+
+def repeat(times, data):
+    return b"C" + bytes([times - 1]) + data
+
+
+gw_seeds = {}
+
+# rtmpdump's order on one connection, the backend answering the connect.
+gw_seeds["librtmp_play"] = gw(0,
+    raw(librtmp("/open/1", Z)),
+    raw(librtmp("/send/$S/$N", b"\x03" + bytes(range(48)))),
+    raw(librtmp("/idle/$S/$N", Z) + librtmp("/idle/$S/$N", Z)),
+    b"b\x03\x00\x00\x00\x00\x00\x05\x14\x00\x00\x00\x00_result",
+    raw(librtmp("/idle/$S/$N", Z)),
+    raw(librtmp("/close/$S/$N", Z)))
+# ffmpeg one request at a time, written by the driver.
+gw_seeds["ffmpeg_steps"] = gw(0, b"o", b"s\x03" + bytes(range(40)), b"i", b"B\x00", b"i", b"i", b"k")
+# Flash: out of order over two connections, then a retry answered from the reply cache.
+gw_seeds["reordered"] = gw(0,
+    b"o",
+    raw(minimal(f"/send/{A}/0", b"\x03abc")),
+    b"n",
+    raw(minimal(f"/idle/{A}/2") + minimal(f"/send/{A}/3", b"ghi")),
+    b"u\x00",
+    raw(minimal(f"/send/{A}/1", b"def")),
+    raw(minimal(f"/send/{A}/1", b"def") + minimal(f"/idle/{A}/4")))
+# Waiters on a missing number: retries pile up past the limit, then the gap fills.
+gw_seeds["retries"] = gw(0,
+    b"o",
+    raw(minimal(f"/send/{A}/0", b"\x03")),
+    raw(b"".join(minimal(f"/idle/{A}/2") for _ in range(6))),
+    raw(minimal(f"/idle/{A}/1") + minimal(f"/idle/{A}/0")))
+# Red5's base of 1, closes without a number, a number out of the window, a bad first number.
+gw_seeds["sequence_edges"] = gw(0,
+    b"o", raw(minimal("/idle/$S/1") + minimal("/idle/$S/2") + minimal("/close/$S")),
+    b"o", raw(minimal("/idle/$S/0") + minimal("/idle/$S/30") + minimal("/idle/$S/1")),
+    b"o", raw(minimal("/send/$S/5", b"x")))
+# Idle holds: released by backend data, by a request on another connection, by their timer.
+gw_seeds["idle_hold"] = gw(IDLE_HOLD,
+    b"o", b"s\x03", b"i", b"bdata", b"i", b"n", b"i", b"t\x20", b"i", b"k")
+# session.max_bytes: sends past the cap end the session.
+gw_seeds["byte_cap"] = gw(BYTE_CAP, b"o", b"S\x10", b"i", b"S\x20", b"B\x10", b"i", b"i")
+gw_seeds["ident2"] = gw(IDENT2,
+    raw(flash("/fcs/ident2", Z) + minimal("/fcs/ident2?x=1")),
+    raw(b"GET /fcs/ident2 HTTP/1.1\r\nHost: a\r\n\r\n"))
+# A backend that speaks on its own, then echoes.
+gw_seeds["backend_talks"] = gw(NO_ECHO, b"o", b"s\x03", b"bhello", b"i", b"e", b"sabc", b"i", b"i")
+# Per-client and total session limits over three client addresses.
+gw_seeds["session_limits"] = gw(PER_CLIENT,
+    b"o", b"o", b"o", b"n\x01", b"o", b"o", b"o", b"n\x02", b"o", b"o", b"o")
+# http.max_connections: the fifth connection is closed at accept.
+gw_seeds["max_connections"] = gw(0, b"n", b"n", b"n", b"n", b"n", b"o", b"u\x00", b"o")
+# The backend ends its stream with bytes still queued for the client, or resets.
+gw_seeds["backend_halfclose"] = gw(0, b"o", b"s\x03", b"B\x04", b"f", b"i", b"i", b"i", b"i")
+gw_seeds["backend_reset"] = gw(0, b"o", b"s\x03", b"bdata", b"r", b"i", b"i", b"s\x03")
+# The backend stops reading: client sends wait for room, in order.
+gw_seeds["backend_congested"] = gw(NO_ECHO,
+    b"o", b"s\x03", b"q", b"S\x7f", b"S\x7f", b"S\x7f", b"S\x7f", b"i", b"q", b"i")
+# The backend takes nothing for its write timeout: the session ends with sends waiting.
+gw_seeds["backend_write_timeout"] = gw(NO_ECHO,
+    b"o", b"s\x03", b"q", b"S\x7f", b"S\x7f", b"S\x7f", b"S\x7f", b"t\x10", b"i", b"i")
+# A session ends (a number far out of the window) while the backend is not reading: its bytes
+# linger, the backend ends its stream, then reads again.
+gw_seeds["linger_slow_backend"] = gw(NO_ECHO,
+    b"o", b"s\x03", b"q", b"S\x7f", b"S\x7f", b"S\x7f", raw(minimal("/idle/$S/40")), b"f", b"q")
+# The client stops reading: replies pile up in the gateway and it stops reading requests.
+gw_seeds["client_not_reading"] = gw(0,
+    b"o", b"s\x03", b"B\xff", b"p", b"i", b"i", b"i", b"i", b"i", b"i", b"i", b"i", b"i", b"p", b"i")
+# Pipelined requests, then a half-close: every reply still comes, the last says close.
+gw_seeds["client_halfclose"] = gw(0, b"o", b"s\x03", repeat(10, minimal("/idle/$S/$N")), b"h")
+gw_seeds["client_closes"] = gw(0, b"o", b"s\x03", b"bxyz", b"i", b"x", b"n", b"i", b"K")
+# Time passes: a request cut inside its header, a client that reads nothing, backend timeouts.
+gw_seeds["header_timeout"] = gw(0, b"o", raw(b"POST /idle/$S/0 HTTP/1.1\r\nHost: a\r\n"), b"t\x01")
+gw_seeds["socket_timeouts"] = gw(0,
+    b"o", b"s\x03", b"B\x08", b"p", b"i", b"i", b"t\x06", b"n", b"i", b"k", b"t\x18")
+# The janitor's timeouts, each reached in turn: handshake (10 s), sequence gap (20 s), idle (30 s),
+# lifetime (40 s).
+gw_seeds["session_timeouts"] = gw(LIFETIME,
+    b"o", b"o", b"s\x03", b"n", raw(minimal("/idle/$S/2")), b"u\x00", b"o", b"s\x03", b"i",
+    b"t\x40\x0b", b"t\x40\x15", b"o", b"s\x03", b"t\x40\x1f", b"o", b"s\x03", b"i", b"t\x40\x29")
+# The worker stops as on SIGTERM with an idle held and requests waiting on a gap; then an open.
+gw_seeds["shutdown"] = gw(IDLE_HOLD,
+    b"o", b"s\x03", b"i", b"n", raw(minimal("/idle/$S/4") + minimal("/close/$S")), b"t\x80", b"o", b"i")
+# What the parser refuses, and what ends a connection after its reply.
+gw_seeds["http_edges"] = gw(0,
+    raw(minimal("/open/1", version="HTTP/1.0")),
+    b"n", raw(minimal("/open/1", headers=["Connection: close"]) + minimal("/open/1")),
+    b"n", raw(b"GET /open/1 HTTP/1.1\r\nHost: a\r\n\r\n" + minimal("/send/x/0") + minimal("/nothing")),
+    b"n", raw(minimal("/open/1", headers=["Content-Length: 1", "Content-Length: 2"])))
+gw_seeds["parser_limits"] = gw(0,
+    b"o", b"S\xff",
+    b"n", raw(b"POST /open/1 HTTP/1.1\r\nX-Pad: " + b"p" * 1100 + b"\r\n\r\n"),
+    b"n", raw(b"POST /open/1 HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 1\r\n\r\n\x00"))
+gw_seeds["chunked_too_large"] = gw(0,
+    b"o", raw(b"POST /send/$S/$N HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"),
+    repeat(40, b"100\r\n" + bytes(range(256)) + b"\r\n"))
+gw_seeds["chunked_send"] = gw(0,
+    b"o", raw(minimal("/send/$S/$N", b"5\r\nhello\r\n3\r\n\x03\x00\x01\r\n0\r\n\r\n",
+                      headers=["Transfer-Encoding: chunked"])), b"i")
+# Regression: the backend fills the queue to a client that is not polling. libevent 2.1.12 then
+# called the backend's read callback on every loop turn: the worker spun at 100% CPU.
+gw_seeds["backend_queue_full"] = gw(0, b"o", b"s\x03", b"B\x2f", b"i", b"i", b"i", b"i")
+# Regression: a session closed before its backend connect completed dropped the sends it had
+# already answered 200; they now linger until the connect completes and are written.
+gw_seeds["close_before_connect"] = gw(0,
+    raw(minimal("/open/1") + minimal(f"/send/{A}/0", b"\x03early") + minimal(f"/close/{A}/1")))
+# A client that knows the next id (they are not random here) sends before the backend is up.
+gw_seeds["send_before_connect"] = gw(0,
+    raw(minimal("/open/1") + minimal(f"/send/{A}/0", b"\x03early") + minimal(f"/idle/{A}/1")), b"i")
+
+if os.path.isdir(GW_OUT):
+    for old in os.listdir(GW_OUT):
+        os.remove(os.path.join(GW_OUT, old))
+os.makedirs(GW_OUT, exist_ok=True)
+for name, data in gw_seeds.items():
+    with open(os.path.join(GW_OUT, name + ".gw"), "wb") as f:
+        f.write(data)
+print(f"wrote {len(gw_seeds)} seeds to {os.path.relpath(GW_OUT)}")
