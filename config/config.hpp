@@ -77,6 +77,17 @@ struct AccessConfig {
     friend bool operator==(const AccessConfig&, const AccessConfig&) = default;
 };
 
+// The admin listener: metrics, health and the session list, for operators only.
+struct AdminConfig {
+    // Loopback by default: the endpoints show client addresses and load, not for the public side.
+    std::vector<HostPort> listen{HostPort{"127.0.0.1", 9180}};  // empty: no admin listener
+    std::uint32_t max_connections = 16;
+    // /healthz's TCP connect probe of the backend gives up after this long.
+    Duration health_probe_timeout{1000};
+
+    friend bool operator==(const AdminConfig&, const AdminConfig&) = default;
+};
+
 // The identity the daemon runs as once its listeners are bound.
 struct ProcessConfig {
     std::string user;   // empty: keep the current user
@@ -98,6 +109,7 @@ struct Config {
     SessionConfig session;
     HttpConfig http;
     AccessConfig access;
+    AdminConfig admin;
     ProcessConfig process;
     LogConfig log;
 

@@ -252,6 +252,36 @@ constexpr std::array kDirectives{
         .slot = [](Config& c) -> Slot { return &c.access.bind_session_to_client; },
     },
     Directive{
+        .name = "admin.listen",
+        .type = ValueType::host_port_list,
+        .default_text = "127.0.0.1:9180",
+        .min = 0,
+        .max = 65535,
+        .help = "Addresses of the admin listener (GET /metrics, /healthz, /sessions); [] turns it off. "
+                "It shows client addresses and load: keep it off the public side.",
+        .may_be_empty = true,
+        .slot = [](Config& c) -> Slot { return &c.admin.listen; },
+    },
+    Directive{
+        .name = "admin.max_connections",
+        .type = ValueType::count,
+        .default_text = "16",
+        .min = 1,
+        .max = 1024,
+        .help = "Most admin connections open at once; a connection beyond it is closed at accept.",
+        .slot = [](Config& c) -> Slot { return &c.admin.max_connections; },
+    },
+    Directive{
+        .name = "admin.health_probe_timeout",
+        .type = ValueType::duration,
+        .default_text = "1s",
+        .min = ms(100ms),
+        .max = ms(30s),
+        .help = "How long /healthz waits for a TCP connection to the backend; its result is reused "
+                "for 2s, so scrapes cannot hammer the backend.",
+        .slot = [](Config& c) -> Slot { return &c.admin.health_probe_timeout; },
+    },
+    Directive{
         .name = "process.user",
         .type = ValueType::string,
         .default_text = "",

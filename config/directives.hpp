@@ -52,6 +52,9 @@ struct Directive {
     std::uint64_t max = 0;
     StringRule rule = StringRule::none;
     std::string_view help;
+    // host:port lists only: an empty list `[]` is allowed and means "none" (a listener that is
+    // off). Otherwise a list must name at least one address.
+    bool may_be_empty = false;
     Slot (*slot)(Config&);
 };
 

@@ -183,7 +183,7 @@ class Loader {
 
     void apply_address_list(const Directive& d, const YAML::Node& key, const YAML::Node& list) {
         const std::string name(d.name);
-        if (list.size() == 0) {
+        if (list.size() == 0 && !d.may_be_empty) {
             fail(value_line(key, list), name, "must list at least one address");
             return;
         }

@@ -217,6 +217,7 @@ std::string format_value(const Directive& d, const Config& config) {
             } else if constexpr (std::is_same_v<T, HostPort>) {
                 return format_host_port(*p);
             } else if constexpr (std::is_same_v<T, std::vector<HostPort>>) {
+                if (p->empty()) return "[]";
                 std::string out;
                 for (const HostPort& hp : *p) out += (out.empty() ? "" : ", ") + format_host_port(hp);
                 return out;
@@ -277,7 +278,7 @@ std::string describe_bounds(const Directive& d) {
         case ValueType::host_port:
             return "port " + range;
         case ValueType::host_port_list:
-            return "port " + range + ", at least one";
+            return "port " + range + (d.may_be_empty ? ", may be empty" : ", at least one");
         case ValueType::boolean:
             return "true|false";
         case ValueType::network_list:

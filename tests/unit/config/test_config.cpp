@@ -272,6 +272,26 @@ TEST_CASE("listen list errors name the item") {
               "test.yaml:3: listen[1]: duplicate address \"example.ORG:80\" (first at line 2)"});
 }
 
+TEST_CASE("admin.listen: loopback by default, [] turns it off, errors name the item") {
+    CHECK(Config{}.admin.listen == std::vector<HostPort>{{"127.0.0.1", 9180}});
+    CHECK(loaded("admin:\n  listen: []\n").admin.listen.empty());
+    CHECK(loaded("admin:\n  listen: \"[::1]:0\"\n").admin.listen == std::vector<HostPort>{{"::1", 0}});
+    CHECK(loaded("admin:\n  listen: [\"127.0.0.1:9180\", \"[::1]:9180\"]\n").admin.listen.size() == 2);
+    CHECK(errors_of("admin:\n  listen: [\"127.0.0.1:1\", \"127.0.0.1:1\"]\n") ==
+          std::vector<std::string>{
+              "test.yaml:2: admin.listen[1]: duplicate address \"127.0.0.1:1\" (first at line 2)"});
+    CHECK(errors_of("admin:\n  listen: {}\n") ==
+          std::vector<std::string>{"test.yaml:2: admin.listen: expected a host:port list, got a map"});
+    CHECK(errors_of("admin:\n  max_connections: 0\n") ==
+          std::vector<std::string>{"test.yaml:2: admin.max_connections: must be between 1 and 1024, got 0"});
+    const Directive* d = find_directive("admin.listen");
+    REQUIRE(d != nullptr);
+    CHECK(describe_bounds(*d) == "port 0..65535, may be empty");
+    Config off;
+    off.admin.listen.clear();
+    CHECK(format_value(*d, off) == "[]");
+}
+
 TEST_CASE("duplicate keys") {
     CHECK(errors_of("log:\n  level: info\nlog:\n  level: debug\n") ==
           std::vector<std::string>{"test.yaml:3: log: duplicate key (first at line 1)"});
