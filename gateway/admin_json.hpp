@@ -1,0 +1,46 @@
+// The JSON bodies of /sessions and /healthz. Pure, so what they reveal (never a whole session id)
+// and their shape are checked by unit tests.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace rtmpt::gateway {
+
+// Session ids are the only credential a tunnel has: this many characters are shown, no more.
+inline constexpr std::size_t kShownIdLength = 8;
+
+// One live session as /sessions lists it.
+struct SessionInfo {
+    std::string_view id;      // the whole id: cut to kShownIdLength when written
+    std::string_view client;  // as the session's log lines show it
+    double age_seconds = 0;
+    double idle_seconds = 0;  // since its last request
+    std::uint64_t bytes_up = 0;
+    std::uint64_t bytes_down = 0;
+    std::uint64_t queued_up = 0;    // client bytes waiting for the backend
+    std::uint64_t queued_down = 0;  // backend bytes waiting for the client
+    std::string_view state;         // the session's state
+    std::string_view backend;       // its backend connection's state
+};
+
+// A JSON array with one object per session, one session per line.
+[[nodiscard]] std::string sessions_json(std::span<const SessionInfo> sessions);
+
+// What /healthz knows when it answers.
+struct HealthReport {
+    bool shutting_down = false;
+    bool backend_ok = false;
+    std::string_view backend_address;  // "127.0.0.1:1935"
+    std::string_view backend_detail;   // "connected", "Connection refused", "connect timeout", ...
+    double checked_seconds_ago = 0;    // age of the probe result (results are reused briefly)
+};
+
+// 200 only when the gateway takes new sessions and the backend accepts connections.
+[[nodiscard]] bool healthy(const HealthReport& report);
+// {"status":"ok"|"unavailable","reason":...,"backend":{...}}; the reason is absent when healthy.
+[[nodiscard]] std::string health_json(const HealthReport& report);
+
+}  // namespace rtmpt::gateway
