@@ -30,6 +30,7 @@ void BackendLink::connect() {
         return;
     }
     state_ = State::connecting;
+    connect_started_ = std::chrono::steady_clock::now();
     bufferevent_setcb(bev_.get(), &BackendLink::on_read, &BackendLink::on_write, &BackendLink::on_event,
                       this);
     bufferevent_setwatermark(bev_.get(), EV_READ, 0, queue_max_);
@@ -60,6 +61,10 @@ bool BackendLink::congested() const {
 std::size_t BackendLink::queued_in() const {
     if (leftover_) return evbuffer_get_length(leftover_.get());
     return bev_ ? evbuffer_get_length(bufferevent_get_input(bev_.get())) : 0;
+}
+
+std::size_t BackendLink::queued_out() const {
+    return bev_ && state_ != State::gone ? evbuffer_get_length(bufferevent_get_output(bev_.get())) : 0;
 }
 
 std::size_t BackendLink::take(std::string& out, std::size_t max) {
@@ -117,6 +122,7 @@ void BackendLink::on_event(bufferevent*, short what, void* arg) {
 void BackendLink::handle_event(short what) {
     if (what & BEV_EVENT_CONNECTED) {
         state_ = State::connected;
+        connect_time_ = std::chrono::steady_clock::now() - connect_started_;
         // From now on the write timeout means a backend that takes none of our bytes.
         const timeval write_tv = to_timeval(cfg_.write_timeout);
         bufferevent_set_timeouts(bev_.get(), nullptr, &write_tv);
@@ -177,6 +183,22 @@ void BackendLink::mark_gone(CloseReason reason, std::string detail) {
         bev_.reset();
     }
     owner_.on_backend_gone(reason, std::move(detail));
+}
+
+std::string_view backend_state_name(BackendLink::State state) {
+    switch (state) {
+        case BackendLink::State::idle:
+            return "idle";
+        case BackendLink::State::connecting:
+            return "connecting";
+        case BackendLink::State::connected:
+            return "connected";
+        case BackendLink::State::read_only:
+            return "read_only";
+        case BackendLink::State::gone:
+            return "gone";
+    }
+    return "unknown";
 }
 
 }  // namespace rtmpt::gateway

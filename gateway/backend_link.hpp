@@ -9,8 +9,10 @@
 #include "gateway/close_reason.hpp"
 #include "gateway/event_ptr.hpp"
 
+#include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace rtmpt::gateway {
 
@@ -56,12 +58,15 @@ class BackendLink {
     // True while the outgoing queue is at or above queue_max_bytes: stop applying client bytes.
     [[nodiscard]] bool congested() const;
 
-    [[nodiscard]] std::size_t queued_in() const;  // bytes waiting to go to the client
+    [[nodiscard]] std::size_t queued_in() const;   // bytes waiting to go to the client
+    [[nodiscard]] std::size_t queued_out() const;  // client bytes not yet taken by the backend
     // Appends up to `max` queued backend bytes to `out`; returns how many.
     std::size_t take(std::string& out, std::size_t max);
 
     [[nodiscard]] State state() const { return state_; }
     [[nodiscard]] bool gone() const { return state_ == State::gone; }
+    // From connect() to connected, once connected (name resolution included).
+    [[nodiscard]] std::chrono::steady_clock::duration connect_time() const { return connect_time_; }
 
     // Ends the link; unsent client bytes are still flushed through `linger`.
     void close(LingerSet& linger);
@@ -85,6 +90,11 @@ class BackendLink {
     CloseReason write_failure_ = CloseReason::backend_error;
     std::string write_failure_detail_;
     bool reading_paused_ = false;  // the queue to the client is full: on_read stopped reading
+    std::chrono::steady_clock::time_point connect_started_{};
+    std::chrono::steady_clock::duration connect_time_{};
 };
+
+// "connecting", "connected", ...: the names of the states, for /sessions.
+[[nodiscard]] std::string_view backend_state_name(BackendLink::State state);
 
 }  // namespace rtmpt::gateway

@@ -293,6 +293,7 @@ void HttpConnection::on_header_timeout(evutil_socket_t, short, void* arg) {
 void HttpConnection::flush_ready_replies() {
     while (!replies_.empty() && replies_.front()->filled()) {
         std::string response = replies_.front()->take_response();
+        worker_.counters().count_reply(replies_.front()->kind(), response);
         replies_.pop_front();
         if (state_ == State::draining && replies_.empty())
             response = proto::mark_connection_close(std::move(response));

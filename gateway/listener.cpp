@@ -35,7 +35,8 @@ std::string format_address(const sockaddr* addr) {
     return "unknown";
 }
 
-Listener::Listener(Worker& worker, const config::HostPort& address) : worker_(worker), address_(address) {}
+Listener::Listener(Worker& worker, const config::HostPort& address, AcceptFn on_accept)
+    : worker_(worker), address_(address), on_accept_(std::move(on_accept)) {}
 
 bool Listener::open() {
     addrinfo hints{};
@@ -88,7 +89,11 @@ bool Listener::open() {
 
 void Listener::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* arg) {
     auto* self = static_cast<Listener*>(arg);
-    self->worker_.accept(fd, format_address(addr));
+    if (self->on_accept_) {
+        self->on_accept_(fd, format_address(addr));
+    } else {
+        self->worker_.accept(fd, format_address(addr));
+    }
 }
 
 void Listener::on_error(evconnlistener*, void* arg) {

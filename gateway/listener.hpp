@@ -5,6 +5,7 @@
 #include "gateway/event_ptr.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace rtmpt::gateway {
@@ -13,7 +14,12 @@ class Worker;
 
 class Listener {
   public:
-    Listener(Worker& worker, const config::HostPort& address);
+    // Given an accepted socket and its peer ("1.2.3.4:5678"); takes ownership of the socket.
+    using AcceptFn = std::function<void(evutil_socket_t fd, std::string peer)>;
+
+    // Without `on_accept`, connections go to the worker (the RTMPT side); the admin listener
+    // passes its own.
+    Listener(Worker& worker, const config::HostPort& address, AcceptFn on_accept = nullptr);
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;
 
@@ -30,6 +36,7 @@ class Listener {
 
     Worker& worker_;
     config::HostPort address_;
+    AcceptFn on_accept_;
     ListenerPtr listener_;
     EventPtr resume_timer_;     // re-enables accepting after a pause for lack of descriptors
     std::uint64_t pauses_ = 0;  // how often accepting was paused, for the log

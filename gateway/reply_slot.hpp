@@ -3,6 +3,8 @@
 // connection must leave in request order, so a filled slot waits for the ones before it.
 #pragma once
 
+#include "proto/route.hpp"
+
 #include <memory>
 #include <string>
 
@@ -24,8 +26,13 @@ class ReplySlot {
     // The connection is going away: later fills go nowhere.
     void detach() { connection_ = nullptr; }
 
+    // What the request asked for, once its path is read: replies are counted by it.
+    void set_kind(proto::RouteKind kind) { kind_ = kind; }
+    [[nodiscard]] proto::RouteKind kind() const { return kind_; }
+
   private:
     HttpConnection* connection_;
+    proto::RouteKind kind_ = proto::RouteKind::unknown;
     std::string response_;
     bool filled_ = false;
 };

@@ -201,6 +201,7 @@ void Session::answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters) {
     const std::size_t n = backend_.take(body, max);
     body[0] = static_cast<char>(polling_.next(n > 0));
     bytes_down_ += n;
+    ++(n == 0 ? worker_.counters().replies_empty : worker_.counters().replies_data);
     worker_.counters().bytes_down += n;
     if (n == 0) ++empty_replies_;
     std::string reply = worker_.replies().tunnel(body);
@@ -268,6 +269,8 @@ void Session::check_timers(Clock::time_point now) {
 }
 
 void Session::on_backend_connected() {
+    worker_.counters().backend_connect_seconds.observe(
+        std::chrono::duration<double>(backend_.connect_time()).count());
     worker_.log().debug("session sid=" + id_ + " backend connected");
 }
 
@@ -318,6 +321,29 @@ void Session::end(CloseReason reason, std::string_view detail) {
     pending_bytes_ = 0;
     backend_.close(worker_.linger());
     worker_.retire(*this);
+}
+
+SessionInfo Session::info(Clock::time_point now) const {
+    SessionInfo i;
+    i.id = id_;
+    i.client = client_;
+    i.age_seconds = std::chrono::duration<double>(now - opened_at_).count();
+    i.idle_seconds = std::chrono::duration<double>(now - last_request_at_).count();
+    i.bytes_up = bytes_up_;
+    i.bytes_down = bytes_down_;
+    i.queued_up = queued_up();
+    i.queued_down = queued_down();
+    if (state_ == State::ended) {
+        i.state = "ended";
+    } else if (!close_waiters_.empty()) {
+        i.state = "closing";  // a /close waits for earlier sends
+    } else if (!handshake_seen_) {
+        i.state = "handshake";  // opened; no client bytes yet
+    } else {
+        i.state = "open";
+    }
+    i.backend = backend_state_name(backend_.state());
+    return i;
 }
 
 }  // namespace rtmpt::gateway

@@ -2,6 +2,7 @@
 // connection carried them, mapped onto one backend connection.
 #pragma once
 
+#include "gateway/admin_json.hpp"
 #include "gateway/backend_link.hpp"
 #include "gateway/close_reason.hpp"
 #include "gateway/event_ptr.hpp"
@@ -49,6 +50,11 @@ class Session final : private BackendEvents {
     [[nodiscard]] const std::string& id() const { return id_; }
     [[nodiscard]] State state() const { return state_; }
     [[nodiscard]] const std::string& client_address() const { return client_address_; }
+
+    // For the admin pages. The info points into the session: use it before the session can end.
+    [[nodiscard]] SessionInfo info(Clock::time_point now) const;
+    [[nodiscard]] std::size_t queued_up() const { return backend_.queued_out() + pending_bytes_; }
+    [[nodiscard]] std::size_t queued_down() const { return backend_.queued_in(); }
 
   private:
     // A request waiting for its turn, with every slot that asked for it (a retry of a waiting

@@ -1,6 +1,7 @@
 #include "gateway/worker.hpp"
 
 #include "build_info.hpp"
+#include "gateway/admin_server.hpp"
 #include "gateway/entropy.hpp"
 #include "proto/forwarded_for.hpp"
 #include "proto/route.hpp"
@@ -39,6 +40,7 @@ Worker::Worker(const config::Config& config, const Logger& log)
       sigterm_(evsignal_new(base_.get(), SIGTERM, &Worker::on_stop_signal, this)) {}
 
 Worker::~Worker() {
+    admin_.reset();  // it reads sessions and connections for its pages
     // Sessions first: they hand unsent bytes to the linger set and reach into the worker.
     sessions_.clear();
     retired_sessions_.clear();
@@ -63,6 +65,10 @@ bool Worker::start() {
         listeners_.push_back(std::move(listener));
     }
     if (!ok) return false;
+    if (!config_.admin.listen.empty()) {
+        admin_ = std::make_unique<AdminServer>(*this);
+        if (!admin_->open()) return false;
+    }
     event_add(janitor_.get(), &kJanitorPeriod);
     return true;
 }
@@ -103,6 +109,7 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
         return;
     }
     const proto::Route route = proto::parse_route(request.target);
+    slot->set_kind(route.kind);
     switch (route.kind) {
         case RouteKind::ident2:
             if (config_.http.ident2.empty()) {

@@ -21,6 +21,8 @@
 
 namespace rtmpt::gateway {
 
+class AdminServer;
+
 // Who a request is from, as access rules, per-client limits, session binding and logs see it.
 struct ClientIdentity {
     std::string address;  // the client's IP, canonical: what limits count and sessions bind to
@@ -61,6 +63,15 @@ class Worker {
     [[nodiscard]] LingerSet& linger() { return linger_; }
     [[nodiscard]] Counters& counters() { return counters_; }
 
+    // For the admin pages: read-only views of the live state.
+    [[nodiscard]] const Counters& counters() const { return counters_; }
+    [[nodiscard]] const std::unordered_map<std::string, std::unique_ptr<Session>>& sessions() const {
+        return sessions_;
+    }
+    [[nodiscard]] std::size_t connection_count() const { return connections_.size(); }
+    [[nodiscard]] std::size_t linger_count() const { return linger_.size(); }
+    [[nodiscard]] bool stopping() const { return stopping_; }
+
   private:
     [[nodiscard]] ClientIdentity identify(const HttpConnection& connection, const HttpRequest& request);
     // The access rule that refuses `client` a session, or nullptr when it may open one.
@@ -94,6 +105,7 @@ class Worker {
     EventPtr sigint_;
     EventPtr sigterm_;
     bool stopping_ = false;
+    std::unique_ptr<AdminServer> admin_;  // none when admin.listen is []
 };
 
 }  // namespace rtmpt::gateway

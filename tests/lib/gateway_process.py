@@ -31,8 +31,16 @@ class GatewayProcess:
         )
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
-        m = self.wait_for_log(r"listening on (\S+):(\d+)", timeout=start_timeout)
+        m = self.wait_for_log(r"(?<!admin )listening on (\S+):(\d+)", timeout=start_timeout)
         self.host, self.port = m.group(1).strip("[]"), int(m.group(2))
+        self._admin = None
+
+    def admin_address(self, timeout=5.0):
+        """(host, port) of the admin listener, from its "admin listening on" line (the first one)."""
+        if self._admin is None:
+            m = self.wait_for_log(r"admin listening on (\S+):(\d+)", timeout=timeout)
+            self._admin = (m.group(1).strip("[]"), int(m.group(2)))
+        return self._admin
 
     def _read_log(self):
         for line in self.proc.stderr:
@@ -93,6 +101,8 @@ def gateway_yaml(backend_port, backend_host="127.0.0.1", **overrides):
         "log.level": "info",
         # Tests run as whoever runs them, root in CI containers; the refusal has its own test.
         "process.allow_root": "true",
+        # Never the default 127.0.0.1:9180: gateways of parallel tests would collide on it.
+        "admin.listen": '["127.0.0.1:0"]',
     }
     for k, v in overrides.items():
         values[k.replace("__", ".")] = v
