@@ -19,6 +19,7 @@ namespace rtmpt::gateway {
     X(requests, "HTTP requests parsed")                                                                \
     X(sessions_opened, "sessions opened")                                                              \
     X(refused_max_sessions, "opens refused with 503: session.max_sessions")                            \
+    X(refused_draining, "opens refused with 503: shutting down (SIGTERM or SIGINT)")                   \
     X(refused_per_client, "opens refused with 429: session.max_sessions_per_client")                   \
     X(refused_access, "opens refused with 403: access.deny or access.allow")                           \
     X(refused_other_client, "requests refused with 403: access.bind_session_to_client")                \
@@ -39,7 +40,9 @@ namespace rtmpt::gateway {
     X(write_timeouts, "client connections reset: no reply bytes taken for http.keepalive_timeout")     \
     X(bytes_up, "client bytes forwarded to backends")                                                  \
     X(bytes_down, "backend bytes delivered to clients")                                                \
-    X(log_lines_dropped, "log lines dropped: stderr took none for a 1 MiB backlog")
+    X(log_lines_dropped, "log lines dropped: stderr took none for a 1 MiB backlog")                    \
+    X(reloads, "configuration reloads applied (SIGHUP)")                                               \
+    X(reloads_failed, "configuration reloads refused: errors in the file or a listen address unusable")
 
 struct Counters {
 #define RTMPT_DECLARE_COUNTER(name, help) std::uint64_t name = 0;

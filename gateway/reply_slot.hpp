@@ -3,12 +3,22 @@
 // connection must leave in request order, so a filled slot waits for the ones before it.
 #pragma once
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace rtmpt::gateway {
 
 class HttpConnection;
+
+// What the access log (log.access) says about a request besides its reply.
+struct AccessNote {
+    std::string method;
+    std::string target;  // cut and made printable
+    std::size_t body_bytes = 0;
+    std::chrono::steady_clock::time_point received;
+};
 
 class ReplySlot {
   public:
@@ -24,10 +34,14 @@ class ReplySlot {
     // The connection is going away: later fills go nowhere.
     void detach() { connection_ = nullptr; }
 
+    void set_access_note(AccessNote note) { access_ = std::move(note); }
+    [[nodiscard]] const std::optional<AccessNote>& access_note() const { return access_; }
+
   private:
     HttpConnection* connection_;
     std::string response_;
     bool filled_ = false;
+    std::optional<AccessNote> access_;
 };
 
 using ReplySlotPtr = std::shared_ptr<ReplySlot>;
