@@ -93,12 +93,16 @@ struct ProcessConfig {
     std::string user;   // empty: keep the current user
     std::string group;  // empty: the user's primary group
     bool allow_root = false;
+    // SIGTERM/SIGINT: sessions may run on this long before they are ended; 0 ends them at once.
+    Duration shutdown_timeout{30'000};
 
     friend bool operator==(const ProcessConfig&, const ProcessConfig&) = default;
 };
 
 struct LogConfig {
     LogLevel level = LogLevel::info;
+    std::string format = "text";  // text, logfmt or json
+    bool access = false;          // one line per HTTP request
 
     friend bool operator==(const LogConfig&, const LogConfig&) = default;
 };

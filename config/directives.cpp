@@ -16,6 +16,8 @@ constexpr std::uint64_t kKiB = 1024;
 constexpr std::uint64_t kMiB = 1024 * kKiB;
 constexpr std::uint64_t kGiB = 1024 * kMiB;
 
+constexpr std::array<std::string_view, 3> kLogFormats{"text", "logfmt", "json"};
+
 // Kept in the order of the YAML file: --help and the generated example follow it.
 constexpr std::array kDirectives{
     Directive{
@@ -257,8 +259,11 @@ constexpr std::array kDirectives{
         .default_text = "127.0.0.1:9180",
         .min = 0,
         .max = 65535,
+        // Admin listeners are opened once, at start: a reload keeps them and says a restart is needed.
+        .reloadable = false,
         .help = "Addresses of the admin listener (GET /metrics, /healthz, /sessions); [] turns it off. "
-                "It shows client addresses and load: keep it off the public side.",
+                "It shows client addresses and load: keep it off the public side. Changed by a restart "
+                "only.",
         .may_be_empty = true,
         .slot = [](Config& c) -> Slot { return &c.admin.listen; },
     },
@@ -288,6 +293,7 @@ constexpr std::array kDirectives{
         .min = 0,
         .max = 64,
         .rule = StringRule::printable,
+        .reloadable = false,
         .help = "User to switch to once the listeners are bound, so port 80 needs no lasting root; "
                 "empty: stay the user that started the gateway.",
         .slot = [](Config& c) -> Slot { return &c.process.user; },
@@ -299,6 +305,7 @@ constexpr std::array kDirectives{
         .min = 0,
         .max = 64,
         .rule = StringRule::printable,
+        .reloadable = false,
         .help = "Group to switch to with process.user; empty: that user's primary group.",
         .slot = [](Config& c) -> Slot { return &c.process.group; },
     },
@@ -306,8 +313,20 @@ constexpr std::array kDirectives{
         .name = "process.allow_root",
         .type = ValueType::boolean,
         .default_text = "false",
+        .reloadable = false,
         .help = "Started as root without process.user, the gateway refuses to run unless this is true.",
         .slot = [](Config& c) -> Slot { return &c.process.allow_root; },
+    },
+    Directive{
+        .name = "process.shutdown_timeout",
+        .type = ValueType::duration,
+        .default_text = "30s",
+        .min = 0,
+        .max = ms(24h),
+        .help = "On SIGTERM or SIGINT the gateway refuses new sessions and lets open ones run on for "
+                "up to this long, then ends them and exits; 0 ends them at once. A second signal ends "
+                "them at once too.",
+        .slot = [](Config& c) -> Slot { return &c.process.shutdown_timeout; },
     },
     Directive{
         .name = "log.level",
@@ -315,6 +334,25 @@ constexpr std::array kDirectives{
         .default_text = "info",
         .help = "Least severe message logged: debug, info, warn or error.",
         .slot = [](Config& c) -> Slot { return &c.log.level; },
+    },
+    Directive{
+        .name = "log.format",
+        .type = ValueType::string,
+        .default_text = "text",
+        .min = 1,
+        .max = 16,
+        .rule = StringRule::choice,
+        .choices = kLogFormats,
+        .help = "How each log line is written: text (for people), logfmt (key=value) or json (one "
+                "object per line); every line is one event.",
+        .slot = [](Config& c) -> Slot { return &c.log.format; },
+    },
+    Directive{
+        .name = "log.access",
+        .type = ValueType::boolean,
+        .default_text = "false",
+        .help = "Log one line per HTTP request: client, method, path, status, bytes and time taken.",
+        .slot = [](Config& c) -> Slot { return &c.log.access; },
     },
 };
 

@@ -35,6 +35,7 @@ enum class StringRule {
     none,
     printable,  // printable ASCII only: the text is sent verbatim in HTTP, where CR/LF would split it
     mime_type,  // "type/subtype" of HTTP token characters
+    choice,     // one of the row's `choices`, exactly
 };
 
 // Where a directive's value lives in Config; the alternative held must match the row's type.
@@ -51,6 +52,10 @@ struct Directive {
     std::uint64_t min = 0;
     std::uint64_t max = 0;
     StringRule rule = StringRule::none;
+    std::span<const std::string_view> choices{};  // for StringRule::choice
+    // False for keys a running gateway cannot change (the identity it has already switched to): a
+    // reload keeps their running value and says a restart is needed.
+    bool reloadable = true;
     std::string_view help;
     // host:port lists only: an empty list `[]` is allowed and means "none" (a listener that is
     // off). Otherwise a list must name at least one address.

@@ -28,6 +28,15 @@ constexpr std::array<LevelName, 4> kLevels{{{LogLevel::debug, "debug"},
     return out;
 }
 
+[[nodiscard]] std::string join(std::span<const std::string_view> words, std::string_view separator) {
+    std::string out;
+    for (const std::string_view w : words) {
+        if (!out.empty()) out += separator;
+        out += w;
+    }
+    return out;
+}
+
 [[nodiscard]] std::optional<std::string> check_range(const Directive& d, std::uint64_t value,
                                                      std::string_view what, std::string_view text) {
     if (value >= d.min && value <= d.max) return std::nullopt;
@@ -74,6 +83,10 @@ constexpr std::array<LevelName, 4> kLevels{{{LogLevel::debug, "debug"},
         case StringRule::mime_type:
             if (!is_mime_type(text))
                 return "expected a MIME type like application/x-fcs, got " + quoted(text);
+            break;
+        case StringRule::choice:
+            if (std::find(d.choices.begin(), d.choices.end(), text) == d.choices.end())
+                return "expected one of " + join(d.choices, ", ") + ", got " + quoted(text);
             break;
     }
     return std::nullopt;
@@ -298,6 +311,8 @@ std::string describe_bounds(const Directive& d) {
         case StringRule::mime_type:
             out = "type/subtype, ";
             break;
+        case StringRule::choice:
+            return join(d.choices, "|");
     }
     return out + range + " bytes";
 }

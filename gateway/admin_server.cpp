@@ -91,7 +91,7 @@ void AdminServer::handle(AdminConnection& connection, llhttp_method_t method, st
             proto::plain_response(HttpStatus::ok, proto::kExpositionContentType, metrics_page()));
     } else if (path == "/sessions") {
         connection.reply(proto::plain_response(HttpStatus::ok, kJson, sessions_page()));
-    } else if (worker_.stopping()) {
+    } else if (worker_.run_state() != Worker::RunState::running) {
         // Draining: say so at once, so load balancers stop sending new sessions here.
         connection.reply(health_page(probe_.last().value_or(HealthProbe::Result{})));
     } else {
@@ -104,7 +104,7 @@ void AdminServer::handle(AdminConnection& connection, llhttp_method_t method, st
 std::string AdminServer::health_page(const HealthProbe::Result& probe) const {
     const std::string address = config::format_host_port(worker_.config().backend.address);
     HealthReport report;
-    report.shutting_down = worker_.stopping();
+    report.shutting_down = worker_.run_state() != Worker::RunState::running;
     report.backend_ok = probe.ok;
     report.backend_address = address;
     report.backend_detail = probe.detail.empty() ? std::string_view("not checked") : probe.detail;

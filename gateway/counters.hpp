@@ -19,50 +19,54 @@ namespace rtmpt::gateway {
 // X(name, family, label, help). On /metrics a counter is rtmpt_gateway_<family>_total; `label`
 // is its value of the family's label (kCounterFamilies) when several counters share the family,
 // "" when it has the family to itself. `help` is the family's help text in that case.
-#define RTMPT_GATEWAY_COUNTERS(X)                                                                       \
-    X(connections_accepted, "connections_accepted", "", "client connections accepted")                  \
-    X(connections_refused, "refusals", "max_connections",                                               \
-      "client connections closed at accept: http.max_connections")                                      \
-    X(accept_pauses, "accept_pauses", "", "accepting paused for lack of file descriptors")              \
-    X(requests, "requests_parsed", "", "HTTP requests parsed")                                          \
-    X(sessions_opened, "sessions_opened", "", "sessions opened")                                        \
-    X(refused_max_sessions, "refusals", "max_sessions", "opens refused with 503: session.max_sessions") \
-    X(refused_per_client, "refusals", "per_client",                                                     \
-      "opens refused with 429: session.max_sessions_per_client")                                        \
-    X(refused_access, "refusals", "access", "opens refused with 403: access.deny or access.allow")      \
-    X(refused_other_client, "refusals", "other_client",                                                 \
-      "requests refused with 403: access.bind_session_to_client")                                       \
-    X(forwarded_unreadable, "forwarded_unreadable", "",                                                 \
-      "X-Forwarded-For of a trusted proxy with an entry that is no address")                            \
-    X(refused_queue_full, "refusals", "queue_full",                                                     \
-      "requests refused with 503: bodies waiting past session.queue_max_bytes")                         \
-    X(refused_stale_sequence, "refusals", "stale_sequence",                                             \
-      "requests refused with 400: sequence number older than the reply cache")                          \
-    X(refused_retries, "refusals", "retries",                                                           \
-      "requests refused with 400: a waiting request retried too often")                                 \
-    X(refused_malformed, "refusals", "malformed", "requests refused with 400: malformed HTTP")          \
-    X(refused_upgrade, "refusals", "upgrade", "requests refused with 400: protocol upgrade")            \
-    X(refused_header_too_large, "refusals", "header_too_large",                                         \
-      "requests refused with 431: http.max_header_bytes")                                               \
-    X(refused_body_too_large, "refusals", "body_too_large",                                             \
-      "requests refused with 413: http.max_body_bytes")                                                 \
-    X(refused_header_timeout, "refusals", "header_timeout",                                             \
-      "connections closed with 408: http.header_timeout")                                               \
-    X(requests_truncated, "requests_truncated", "",                                                     \
-      "connections closed by the client in the middle of a request")                                    \
-    X(refused_method, "refusals", "method", "requests refused with 405: not POST")                      \
-    X(unknown_path, "unknown_path", "", "requests answered 404: not an RTMPT path")                     \
-    X(unknown_session, "unknown_session", "", "requests answered 404: no such session")                 \
-    X(retries_from_cache, "retries_from_cache", "", "retried requests answered from the reply cache")   \
-    X(write_timeouts, "write_timeouts", "",                                                             \
-      "client connections reset: no reply bytes taken for http.keepalive_timeout")                      \
-    X(bytes_up, "bytes", "up", "client bytes forwarded to backends")                                    \
-    X(bytes_down, "bytes", "down", "backend bytes delivered to clients")                                \
-    X(replies_empty, "poll_replies", "empty", "send and idle replies without backend bytes")            \
-    X(replies_data, "poll_replies", "data", "send and idle replies with backend bytes")                 \
-    X(admin_refused, "refusals", "admin_max_connections",                                               \
-      "admin connections closed at accept: admin.max_connections")                                      \
-    X(log_lines_dropped, "log_lines_dropped", "", "log lines dropped: stderr took none for a 1 MiB backlog")
+#define RTMPT_GATEWAY_COUNTERS(X)                                                                            \
+    X(connections_accepted, "connections_accepted", "", "client connections accepted")                       \
+    X(connections_refused, "refusals", "max_connections",                                                    \
+      "client connections closed at accept: http.max_connections")                                           \
+    X(accept_pauses, "accept_pauses", "", "accepting paused for lack of file descriptors")                   \
+    X(requests, "requests_parsed", "", "HTTP requests parsed")                                               \
+    X(sessions_opened, "sessions_opened", "", "sessions opened")                                             \
+    X(refused_max_sessions, "refusals", "max_sessions", "opens refused with 503: session.max_sessions")      \
+    X(refused_draining, "refusals", "draining", "opens refused with 503: shutting down (SIGTERM or SIGINT)") \
+    X(refused_per_client, "refusals", "per_client",                                                          \
+      "opens refused with 429: session.max_sessions_per_client")                                             \
+    X(refused_access, "refusals", "access", "opens refused with 403: access.deny or access.allow")           \
+    X(refused_other_client, "refusals", "other_client",                                                      \
+      "requests refused with 403: access.bind_session_to_client")                                            \
+    X(forwarded_unreadable, "forwarded_unreadable", "",                                                      \
+      "X-Forwarded-For of a trusted proxy with an entry that is no address")                                 \
+    X(refused_queue_full, "refusals", "queue_full",                                                          \
+      "requests refused with 503: bodies waiting past session.queue_max_bytes")                              \
+    X(refused_stale_sequence, "refusals", "stale_sequence",                                                  \
+      "requests refused with 400: sequence number older than the reply cache")                               \
+    X(refused_retries, "refusals", "retries",                                                                \
+      "requests refused with 400: a waiting request retried too often")                                      \
+    X(refused_malformed, "refusals", "malformed", "requests refused with 400: malformed HTTP")               \
+    X(refused_upgrade, "refusals", "upgrade", "requests refused with 400: protocol upgrade")                 \
+    X(refused_header_too_large, "refusals", "header_too_large",                                              \
+      "requests refused with 431: http.max_header_bytes")                                                    \
+    X(refused_body_too_large, "refusals", "body_too_large",                                                  \
+      "requests refused with 413: http.max_body_bytes")                                                      \
+    X(refused_header_timeout, "refusals", "header_timeout",                                                  \
+      "connections closed with 408: http.header_timeout")                                                    \
+    X(requests_truncated, "requests_truncated", "",                                                          \
+      "connections closed by the client in the middle of a request")                                         \
+    X(refused_method, "refusals", "method", "requests refused with 405: not POST")                           \
+    X(unknown_path, "unknown_path", "", "requests answered 404: not an RTMPT path")                          \
+    X(unknown_session, "unknown_session", "", "requests answered 404: no such session")                      \
+    X(retries_from_cache, "retries_from_cache", "", "retried requests answered from the reply cache")        \
+    X(write_timeouts, "write_timeouts", "",                                                                  \
+      "client connections reset: no reply bytes taken for http.keepalive_timeout")                           \
+    X(bytes_up, "bytes", "up", "client bytes forwarded to backends")                                         \
+    X(bytes_down, "bytes", "down", "backend bytes delivered to clients")                                     \
+    X(replies_empty, "poll_replies", "empty", "send and idle replies without backend bytes")                 \
+    X(replies_data, "poll_replies", "data", "send and idle replies with backend bytes")                      \
+    X(admin_refused, "refusals", "admin_max_connections",                                                    \
+      "admin connections closed at accept: admin.max_connections")                                           \
+    X(log_lines_dropped, "log_lines_dropped", "", "log lines dropped: stderr took none for a 1 MiB backlog") \
+    X(reloads, "reloads", "", "configuration reloads applied (SIGHUP)")                                      \
+    X(reloads_failed, "reloads_failed", "",                                                                  \
+      "configuration reloads refused: errors in the file or a listen address unusable")
 
 // A metric family several counters share, told apart by one label.
 struct CounterFamily {

@@ -9,12 +9,24 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 
 namespace rtmpt::gateway {
 
 using proto::HttpStatus;
 
 namespace {
+
+// A request target for a log line: at most 128 bytes, anything but visible ASCII as '?', so the
+// line stays one line and one field.
+[[nodiscard]] std::string printable_target(std::string_view target) {
+    std::string shown(target.substr(0, 128));
+    for (char& c : shown) {
+        if (c <= 0x20 || c > 0x7e) c = '?';
+    }
+    return shown;
+}
 
 constexpr Refusal kMalformed{HttpStatus::bad_request, "malformed request", &Counters::refused_malformed};
 constexpr Refusal kUpgrade{HttpStatus::bad_request, "protocol upgrade not supported",
@@ -252,6 +264,11 @@ int HttpConnection::on_message_complete(llhttp_t* p) {
     const bool keep_alive = llhttp_should_keep_alive(p) != 0;
     auto slot = std::make_shared<ReplySlot>(self);
     self->replies_.push_back(slot);
+    if (self->worker_.config().log.access) {
+        slot->set_access_note(AccessNote{llhttp_method_name(self->request_.method),
+                                         printable_target(self->request_.target), self->request_.body.size(),
+                                         std::chrono::steady_clock::now()});
+    }
     if (!keep_alive) self->state_ = State::draining;
     self->worker_.handle_request(*self, std::move(self->request_), std::move(slot));
     if (self->state_ == State::reading && self->over_limits()) self->state_ = State::paused;
@@ -269,6 +286,12 @@ void HttpConnection::refuse(const Refusal& refusal, std::string_view detail) {
     bufferevent_disable(bev_.get(), EV_READ);
     auto slot = std::make_shared<ReplySlot>(this);
     replies_.push_back(slot);
+    if (worker_.config().log.access) {
+        // The request never completed: its method and target may be all there is of it.
+        slot->set_access_note(AccessNote{headers_done_ ? llhttp_method_name(request_.method) : "-",
+                                         request_.target.empty() ? "-" : printable_target(request_.target),
+                                         request_.body.size(), std::chrono::steady_clock::now()});
+    }
     slot->fill(worker_.replies().error(refusal.status, why, /*close=*/true));
 }
 
@@ -294,12 +317,27 @@ void HttpConnection::flush_ready_replies() {
     while (!replies_.empty() && replies_.front()->filled()) {
         std::string response = replies_.front()->take_response();
         worker_.counters().count_reply(replies_.front()->kind(), response);
+        if (const auto& note = replies_.front()->access_note()) log_access(*note, response);
         replies_.pop_front();
         if (state_ == State::draining && replies_.empty())
             response = proto::mark_connection_close(std::move(response));
         bufferevent_write(bev_.get(), response.data(), response.size());
     }
     resume_reading();
+}
+
+void HttpConnection::log_access(const AccessNote& note, std::string_view response) const {
+    // "HTTP/1.1 200 OK\r\n...\r\n\r\nbody": every reply is built by proto::ReplyBuilder.
+    const std::string_view status = response.size() > 12 ? response.substr(9, 3) : "-";
+    const std::size_t head_end = response.find("\r\n\r\n");
+    const std::size_t body = head_end == std::string_view::npos ? 0 : response.size() - head_end - 4;
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - note.received).count();
+    char took[32];
+    std::snprintf(took, sizeof took, "%.3f", ms);
+    worker_.log().info("access client=" + peer_ + " method=" + note.method + " path=" + note.target +
+                       " status=" + std::string(status) + " in=" + std::to_string(note.body_bytes) +
+                       " out=" + std::to_string(body) + " ms=" + took);
 }
 
 void HttpConnection::on_write(bufferevent* bev, void* arg) {

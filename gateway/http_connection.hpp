@@ -85,6 +85,7 @@ class HttpConnection {
     void close_now(std::string_view why);
     // The client went away in the middle of a request: counted, and one line saying where.
     void note_truncated(std::string_view what);
+    void log_access(const AccessNote& note, std::string_view response) const;
 
     Worker& worker_;
     const std::string peer_;

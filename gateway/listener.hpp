@@ -28,6 +28,8 @@ class Listener {
     [[nodiscard]] const std::string& error() const { return error_; }
     // The address actually bound (the kernel picks the port when the config says 0).
     [[nodiscard]] const std::string& bound_address() const { return bound_; }
+    // The address as configured, which a reload compares with its new `listen` list.
+    [[nodiscard]] const config::HostPort& address() const { return address_; }
 
   private:
     static void on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int len, void* arg);

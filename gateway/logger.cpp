@@ -35,21 +35,16 @@ Logger::~Logger() {
     send_backlog(3000);
 }
 
-std::string Logger::format(config::LogLevel level, std::string_view message) {
+std::string Logger::format(config::LogLevel level, std::string_view message) const {
     const auto now = std::chrono::system_clock::now();
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     const std::time_t secs = static_cast<std::time_t>(ms / 1000);
     std::tm tm{};
     gmtime_r(&secs, &tm);
     char stamp[64];
-    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", tm.tm_year + 1900,
+    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-    std::string line = stamp;
-    line += config::log_level_name(level);
-    line += ' ';
-    line += message;
-    line += '\n';
-    return line;
+    return render_log_line(format_, stamp, config::log_level_name(level), message);
 }
 
 void Logger::write(config::LogLevel level, std::string_view message) const {

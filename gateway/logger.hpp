@@ -8,6 +8,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "gateway/log_format.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -20,7 +21,8 @@ class Logger {
   public:
     static constexpr std::size_t kMaxBacklog = 1024 * 1024;
 
-    explicit Logger(config::LogLevel level, int fd = 2) : level_(level), fd_(fd) {}
+    explicit Logger(config::LogLevel level, int fd = 2, LogFormat format = LogFormat::text)
+        : level_(level), format_(format), fd_(fd) {}
     // Writes what is left of the backlog, waiting for at most a few seconds: at exit, the last
     // lines (the stats line) matter more than promptness.
     ~Logger();
@@ -28,6 +30,9 @@ class Logger {
     Logger& operator=(const Logger&) = delete;
 
     [[nodiscard]] bool enabled(config::LogLevel level) const { return level >= level_; }
+    // A reload may change both; lines already in the backlog keep the form they were written in.
+    void set_level(config::LogLevel level) { level_ = level; }
+    void set_format(LogFormat format) { format_ = format; }
     void write(config::LogLevel level, std::string_view message) const;
 
     void debug(std::string_view m) const { write(config::LogLevel::debug, m); }
@@ -42,10 +47,11 @@ class Logger {
     [[nodiscard]] std::size_t backlog() const { return backlog_.size(); }
 
   private:
-    [[nodiscard]] static std::string format(config::LogLevel level, std::string_view message);
+    [[nodiscard]] std::string format(config::LogLevel level, std::string_view message) const;
     void send_backlog(int wait_ms) const;
 
     config::LogLevel level_;
+    LogFormat format_;
     int fd_;
     // Logging does not change what the logger is; the backlog is an output buffer.
     mutable std::string backlog_;

@@ -51,7 +51,8 @@ int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
 
     const config::Config& cfg = *loaded.config;
-    const gateway::Logger log(cfg.log.level);
+    gateway::Logger log(cfg.log.level, 2,
+                        gateway::parse_log_format(cfg.log.format).value_or(gateway::LogFormat::text));
     log.info(std::string("rtmpt-gateway ") + RTMPT_GATEWAY_VERSION + " starting, backend " +
              cfg.backend.address.host + ":" + std::to_string(cfg.backend.address.port));
     if (std::string error; !gateway::may_start(privileges, error)) {
@@ -59,6 +60,7 @@ int main(int argc, char** argv) {
         return 1;
     }
     gateway::Worker worker(cfg, log);
+    worker.set_config_path(cl->config_path);
     if (!worker.start()) return 1;
     std::string done;
     if (std::string error; !gateway::drop_privileges(privileges, done, error)) {

@@ -5,12 +5,22 @@
 
 #include "proto/route.hpp"
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace rtmpt::gateway {
 
 class HttpConnection;
+
+// What the access log (log.access) says about a request besides its reply.
+struct AccessNote {
+    std::string method;
+    std::string target;  // cut and made printable
+    std::size_t body_bytes = 0;
+    std::chrono::steady_clock::time_point received;
+};
 
 class ReplySlot {
   public:
@@ -30,11 +40,15 @@ class ReplySlot {
     void set_kind(proto::RouteKind kind) { kind_ = kind; }
     [[nodiscard]] proto::RouteKind kind() const { return kind_; }
 
+    void set_access_note(AccessNote note) { access_ = std::move(note); }
+    [[nodiscard]] const std::optional<AccessNote>& access_note() const { return access_; }
+
   private:
     HttpConnection* connection_;
     proto::RouteKind kind_ = proto::RouteKind::unknown;
     std::string response_;
     bool filled_ = false;
+    std::optional<AccessNote> access_;
 };
 
 using ReplySlotPtr = std::shared_ptr<ReplySlot>;

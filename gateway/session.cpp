@@ -19,13 +19,14 @@ constexpr std::string_view kCloseReplyBody{"\0", 1};
 
 Session::Session(Worker& worker, std::string id, std::string client, std::string client_address)
     : worker_(worker),
+      snapshot_(worker.snapshot()),
       id_(std::move(id)),
       client_(std::move(client)),
       client_address_(std::move(client_address)),
       opened_at_(Clock::now()),
       last_request_at_(opened_at_),
-      backend_(*this, worker.base(), worker.dns(), worker.config().backend,
-               worker.config().session.queue_max_bytes),
+      backend_(*this, worker.base(), worker.dns(), snapshot_->config.backend,
+               snapshot_->config.session.queue_max_bytes),
       hold_timer_(evtimer_new(worker.base(), &Session::on_hold_timeout, this)) {}
 
 Session::~Session() = default;
@@ -37,7 +38,7 @@ void Session::start() {
 
 void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::string body, ReplySlotPtr slot) {
     if (state_ != State::open) {
-        slot->fill(worker_.replies().error(HttpStatus::not_found, "unknown session", false));
+        slot->fill(replies().error(HttpStatus::not_found, "unknown session", false));
         return;
     }
     last_request_at_ = Clock::now();
@@ -46,7 +47,7 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
     // block whatever the client pipelined behind it on that connection.
     release_held();
     if (state_ != State::open) {
-        slot->fill(worker_.replies().error(HttpStatus::not_found, "unknown session", false));
+        slot->fill(replies().error(HttpStatus::not_found, "unknown session", false));
         return;
     }
 
@@ -62,14 +63,13 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
             // on many connections that skip one number park a whole window of max-size bodies.
             // In-order sends waiting for backend room are not refused: that is librtmp pipelining
             // under backpressure, bounded by the window and slowed by TCP.
-            const std::size_t cap = worker_.config().session.queue_max_bytes;
+            const std::size_t cap = cfg().session.queue_max_bytes;
             if (behind_gap(*seq) && !pending_.contains(*seq) && pending_bytes_ + body.size() > cap) {
                 ++worker_.counters().refused_queue_full;
                 worker_.log().info("session sid=" + id_ + " answered 503: seq " + std::to_string(*seq) +
                                    " with " + std::to_string(body.size()) + " bytes would park more than " +
                                    "session.queue_max_bytes; " + std::to_string(pending_bytes_) + " waiting");
-                slot->fill(
-                    worker_.replies().error(HttpStatus::service_unavailable, "session queue full", false));
+                slot->fill(replies().error(HttpStatus::service_unavailable, "session queue full", false));
                 return;
             }
             auto [it, inserted] = pending_.try_emplace(*seq);
@@ -82,7 +82,7 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
                 worker_.log().info("session sid=" + id_ + " answered 400: seq " + std::to_string(*seq) +
                                    " retried more than " + std::to_string(kMaxWaiters - 1) +
                                    " times while waiting");
-                slot->fill(worker_.replies().error(HttpStatus::bad_request, "too many retries", false));
+                slot->fill(replies().error(HttpStatus::bad_request, "too many retries", false));
                 return;
             }
             it->second.waiters.push_back(std::move(slot));
@@ -100,14 +100,12 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
                 worker_.log().info("session sid=" + id_ + " answered 400: seq " + std::to_string(*seq) +
                                    " already used and older than the reply cache; expected " +
                                    std::to_string(window_.next()));
-                slot->fill(
-                    worker_.replies().error(HttpStatus::bad_request, "sequence number already used", false));
+                slot->fill(replies().error(HttpStatus::bad_request, "sequence number already used", false));
             }
             return;
         }
         case proto::SequenceWindow::Verdict::out_of_window:
-            slot->fill(
-                worker_.replies().error(HttpStatus::bad_request, "sequence number out of window", false));
+            slot->fill(replies().error(HttpStatus::bad_request, "sequence number out of window", false));
             end(CloseReason::sequence_out_of_window,
                 "seq " + std::to_string(*seq) + ", expected " + std::to_string(window_.next()));
             return;
@@ -156,7 +154,7 @@ void Session::apply(std::uint64_t seq, PendingRequest req) {
             if (!backend_.gone()) {
                 std::string_view body = req.body;
                 // The byte cap is exact both ways: bytes past it are not forwarded.
-                if (const std::size_t cap = worker_.config().session.max_bytes; cap != 0) {
+                if (const std::size_t cap = cfg().session.max_bytes; cap != 0) {
                     body = body.substr(0, cap - std::min<std::uint64_t>(cap, bytes_up_));
                 }
                 const std::size_t sent = backend_.write(body);
@@ -175,7 +173,7 @@ void Session::apply(std::uint64_t seq, PendingRequest req) {
             }
             return;
         case RouteKind::close:
-            for (auto& w : req.waiters) w->fill(worker_.replies().tunnel(kCloseReplyBody));
+            for (auto& w : req.waiters) w->fill(replies().tunnel(kCloseReplyBody));
             end(CloseReason::client_close);
             return;
         default:
@@ -191,8 +189,8 @@ void Session::answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters) {
         end(backend_end_.value_or(CloseReason::backend_closed), backend_detail_);
         return;
     }
-    std::size_t max = worker_.config().session.reply_max_bytes;
-    if (const std::size_t cap = worker_.config().session.max_bytes; cap != 0) {
+    std::size_t max = cfg().session.reply_max_bytes;
+    if (const std::size_t cap = cfg().session.max_bytes; cap != 0) {
         max = std::min<std::size_t>(max, cap - std::min<std::uint64_t>(cap, bytes_down_));
     }
     std::string body;
@@ -204,26 +202,26 @@ void Session::answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters) {
     ++(n == 0 ? worker_.counters().replies_empty : worker_.counters().replies_data);
     worker_.counters().bytes_down += n;
     if (n == 0) ++empty_replies_;
-    std::string reply = worker_.replies().tunnel(body);
+    std::string reply = replies().tunnel(body);
     for (auto& w : waiters) w->fill(reply);
     cache_.store(seq, std::move(reply));
     if (over_byte_limit()) end(CloseReason::byte_limit);
 }
 
 bool Session::over_byte_limit() const {
-    const std::size_t cap = worker_.config().session.max_bytes;
+    const std::size_t cap = cfg().session.max_bytes;
     return cap != 0 && (bytes_up_ >= cap || bytes_down_ >= cap);
 }
 
 bool Session::may_hold() const {
-    return worker_.config().session.idle_hold.count() > 0 && !held_seq_ && pending_.empty() &&
+    return cfg().session.idle_hold.count() > 0 && !held_seq_ && pending_.empty() &&
            backend_.queued_in() == 0 && !backend_.gone();
 }
 
 void Session::hold(std::uint64_t seq, PendingRequest req) {
     held_seq_ = seq;
     held_waiters_ = std::move(req.waiters);
-    const timeval tv = to_timeval(worker_.config().session.idle_hold);
+    const timeval tv = to_timeval(cfg().session.idle_hold);
     evtimer_add(hold_timer_.get(), &tv);
 }
 
@@ -242,25 +240,25 @@ void Session::on_hold_timeout(evutil_socket_t, short, void* arg) {
 }
 
 void Session::answer_with_error(std::vector<ReplySlotPtr>& waiters, int status, std::string_view why) {
-    for (auto& w : waiters) w->fill(worker_.replies().error(static_cast<HttpStatus>(status), why, false));
+    for (auto& w : waiters) w->fill(replies().error(static_cast<HttpStatus>(status), why, false));
 }
 
 void Session::check_timers(Clock::time_point now) {
     if (state_ != State::open) return;
-    const auto& cfg = worker_.config().session;
-    if (cfg.max_lifetime.count() != 0 && now - opened_at_ >= cfg.max_lifetime) {
+    const auto& limits = cfg().session;
+    if (limits.max_lifetime.count() != 0 && now - opened_at_ >= limits.max_lifetime) {
         end(CloseReason::max_lifetime);
         return;
     }
-    if (!handshake_seen_ && now - opened_at_ >= cfg.handshake_timeout) {
+    if (!handshake_seen_ && now - opened_at_ >= limits.handshake_timeout) {
         end(CloseReason::handshake_timeout);
         return;
     }
-    if (gap_since_ && now - *gap_since_ >= cfg.sequence_gap_timeout) {
+    if (gap_since_ && now - *gap_since_ >= limits.sequence_gap_timeout) {
         end(CloseReason::sequence_gap, "waiting for seq " + std::to_string(window_.next()));
         return;
     }
-    if (now - last_request_at_ < cfg.idle_timeout) return;
+    if (now - last_request_at_ < limits.idle_timeout) return;
     if (backend_.gone()) {
         end(backend_end_.value_or(CloseReason::backend_closed), backend_detail_);
     } else {
@@ -311,7 +309,7 @@ void Session::end(CloseReason reason, std::string_view detail) {
     worker_.log().info(line);
 
     // Whatever still waits gets a definite answer rather than a hung request.
-    for (auto& w : close_waiters_) w->fill(worker_.replies().tunnel(kCloseReplyBody));
+    for (auto& w : close_waiters_) w->fill(replies().tunnel(kCloseReplyBody));
     close_waiters_.clear();
     answer_with_error(held_waiters_, 404, "session ended");
     held_waiters_.clear();

@@ -5,6 +5,7 @@
 #include "gateway/admin_json.hpp"
 #include "gateway/backend_link.hpp"
 #include "gateway/close_reason.hpp"
+#include "gateway/config_snapshot.hpp"
 #include "gateway/event_ptr.hpp"
 #include "gateway/reply_slot.hpp"
 #include "proto/polling_byte.hpp"
@@ -87,7 +88,12 @@ class Session final : private BackendEvents {
     void answer_with_error(std::vector<ReplySlotPtr>& waiters, int status, std::string_view why);
     static void on_hold_timeout(evutil_socket_t, short, void* arg);
 
+    // The configuration as it was when the session opened: reloads do not change a live session.
+    [[nodiscard]] const config::Config& cfg() const { return snapshot_->config; }
+    [[nodiscard]] const proto::ReplyBuilder& replies() const { return snapshot_->replies; }
+
     Worker& worker_;
+    const ConfigSnapshotPtr snapshot_;  // before backend_, which keeps a reference into it
     const std::string id_;
     const std::string client_;
     const std::string client_address_;  // client_ without the port: what per-client limits count

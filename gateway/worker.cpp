@@ -1,12 +1,14 @@
 #include "gateway/worker.hpp"
 
 #include "build_info.hpp"
+#include "config/reload.hpp"
 #include "gateway/admin_server.hpp"
 #include "gateway/entropy.hpp"
 #include "proto/forwarded_for.hpp"
 #include "proto/route.hpp"
 #include "proto/session_id.hpp"
 
+#include <algorithm>
 #include <csignal>
 
 namespace rtmpt::gateway {
@@ -28,16 +30,16 @@ constexpr timeval kJanitorPeriod{0, 250'000};
 
 }  // namespace
 
-Worker::Worker(const config::Config& config, const Logger& log)
-    : config_(config),
+Worker::Worker(const config::Config& config, Logger& log)
+    : current_(std::make_shared<const ConfigSnapshot>(config)),
       log_(log),
       base_(event_base_new()),
       dns_(evdns_base_new(base_.get(), EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)),
-      replies_(std::string("rtmpt-gateway/") + RTMPT_GATEWAY_VERSION, config.http.mime_type),
       reaper_(event_new(base_.get(), -1, 0, &Worker::on_reap, this)),
       janitor_(event_new(base_.get(), -1, EV_PERSIST, &Worker::on_janitor, this)),
       sigint_(evsignal_new(base_.get(), SIGINT, &Worker::on_stop_signal, this)),
-      sigterm_(evsignal_new(base_.get(), SIGTERM, &Worker::on_stop_signal, this)) {}
+      sigterm_(evsignal_new(base_.get(), SIGTERM, &Worker::on_stop_signal, this)),
+      sighup_(evsignal_new(base_.get(), SIGHUP, &Worker::on_reload_signal, this)) {}
 
 Worker::~Worker() {
     admin_.reset();  // it reads sessions and connections for its pages
@@ -53,24 +55,91 @@ bool Worker::start() {
     // Signals first: once "listening" is logged, a SIGTERM must already mean a clean stop.
     event_add(sigint_.get(), nullptr);
     event_add(sigterm_.get(), nullptr);
+    event_add(sighup_.get(), nullptr);
+    if (!open_listeners(config().listen)) return false;
+    if (!config().admin.listen.empty()) {
+        admin_ = std::make_unique<AdminServer>(*this);
+        if (!admin_->open()) return false;
+    }
+    event_add(janitor_.get(), &kJanitorPeriod);
+    return true;
+}
+
+bool Worker::open_listeners(const std::vector<config::HostPort>& wanted) {
+    std::vector<std::unique_ptr<Listener>> opened;
     bool ok = true;
-    for (const auto& address : config_.listen) {
+    for (const auto& address : wanted) {
+        const bool open_already = std::any_of(listeners_.begin(), listeners_.end(),
+                                              [&](const auto& l) { return l->address() == address; });
+        if (open_already) continue;
         auto listener = std::make_unique<Listener>(*this, address);
         if (!listener->open()) {
             log_.error(listener->error());
             ok = false;
             continue;
         }
+        opened.push_back(std::move(listener));
+    }
+    if (!ok) return false;  // `opened` closes what this call bound
+    for (auto& listener : opened) {
         log_.info("listening on " + listener->bound_address());
         listeners_.push_back(std::move(listener));
     }
-    if (!ok) return false;
-    if (!config_.admin.listen.empty()) {
-        admin_ = std::make_unique<AdminServer>(*this);
-        if (!admin_->open()) return false;
-    }
-    event_add(janitor_.get(), &kJanitorPeriod);
     return true;
+}
+
+void Worker::close_listeners_not_in(const std::vector<config::HostPort>& wanted) {
+    std::erase_if(listeners_, [&](const std::unique_ptr<Listener>& l) {
+        if (std::find(wanted.begin(), wanted.end(), l->address()) != wanted.end()) return false;
+        // Connections accepted on it stay: they may carry live sessions' requests.
+        log_.info("no longer listening on " + l->bound_address());
+        return true;
+    });
+}
+
+void Worker::apply_log_settings(const config::LogConfig& log) {
+    log_.set_level(log.level);
+    log_.set_format(parse_log_format(log.format).value_or(LogFormat::text));
+}
+
+void Worker::reload() {
+    if (run_state_ != RunState::running) {
+        log_.warn("reload ignored: shutting down");
+        return;
+    }
+    if (config_path_.empty()) {
+        log_.warn("reload ignored: no configuration file");
+        return;
+    }
+    config::LoadResult loaded = config::load_file(config_path_);
+    if (!loaded.config) {
+        ++counters_.reloads_failed;
+        for (const auto& e : loaded.errors) log_.error("reload refused: " + config::format_error(e));
+        log_.error("reload refused: " + std::to_string(loaded.errors.size()) + " error(s) in " +
+                   config_path_ + "; the running configuration stays");
+        return;
+    }
+    config::Config next = std::move(*loaded.config);
+    const config::ReloadPlan plan = config::plan_reload(config(), next);
+    for (const std::string& key : plan.needs_restart) {
+        log_.warn("reload: " + key +
+                  " changed but applies only at the next start; it keeps its running value");
+    }
+    // New addresses first, old ones after: some listener accepts at every moment.
+    if (!open_listeners(next.listen)) {
+        ++counters_.reloads_failed;
+        log_.error("reload refused: cannot listen on every address of " + config_path_ +
+                   "; the running configuration stays");
+        return;
+    }
+    close_listeners_not_in(next.listen);
+    apply_log_settings(next.log);
+    current_ = std::make_shared<const ConfigSnapshot>(std::move(next));
+    ++counters_.reloads;
+    std::string changed;
+    for (const std::string& key : plan.changed) changed += (changed.empty() ? "" : ",") + key;
+    log_.info("reloaded file=" + config_path_ + " changed=" + (changed.empty() ? "none" : changed) +
+              ": new sessions use it; " + std::to_string(sessions_.size()) + " live sessions keep theirs");
 }
 
 int Worker::run() {
@@ -82,7 +151,7 @@ int Worker::run() {
 }
 
 void Worker::accept(evutil_socket_t fd, std::string peer) {
-    if (connections_.size() >= config_.http.max_connections) {
+    if (connections_.size() >= config().http.max_connections) {
         ++counters_.connections_refused;
         const auto now = Clock::now();
         if (now - last_refusal_log_ >= std::chrono::seconds(1)) {
@@ -105,17 +174,17 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
         ++counters_.refused_method;
         log_.info("http client=" + connection.peer() + " answered 405: method " +
                   llhttp_method_name(request.method) + " is not POST");
-        slot->fill(replies_.error(HttpStatus::method_not_allowed, "RTMPT requests are POST", false));
+        slot->fill(replies().error(HttpStatus::method_not_allowed, "RTMPT requests are POST", false));
         return;
     }
     const proto::Route route = proto::parse_route(request.target);
     slot->set_kind(route.kind);
     switch (route.kind) {
         case RouteKind::ident2:
-            if (config_.http.ident2.empty()) {
-                slot->fill(replies_.error(HttpStatus::not_found, "no ident2", false));
+            if (config().http.ident2.empty()) {
+                slot->fill(replies().error(HttpStatus::not_found, "no ident2", false));
             } else {
-                slot->fill(replies_.text(config_.http.ident2));
+                slot->fill(replies().text(config().http.ident2));
             }
             return;
         case RouteKind::open:
@@ -129,17 +198,17 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
                 ++counters_.unknown_session;
                 log_.info("http client=" + connection.peer() +
                           " answered 404: unknown session sid=" + std::string(route.session_id));
-                slot->fill(replies_.error(HttpStatus::not_found, "unknown session", false));
+                slot->fill(replies().error(HttpStatus::not_found, "unknown session", false));
                 return;
             }
-            if (config_.access.bind_session_to_client) {
+            if (config().access.bind_session_to_client) {
                 const ClientIdentity client = identify(connection, request);
                 if (client.address != it->second->client_address()) {
                     ++counters_.refused_other_client;
                     log_.info("http client=" + client.shown + " answered 403: session sid=" + it->first +
                               " belongs to " + it->second->client_address());
                     slot->fill(
-                        replies_.error(HttpStatus::forbidden, "session belongs to another address", false));
+                        replies().error(HttpStatus::forbidden, "session belongs to another address", false));
                     return;
                 }
             }
@@ -156,14 +225,14 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
         if (c < 0x20 || c > 0x7e) c = '?';
     }
     log_.info("http client=" + connection.peer() + " answered 404: not an RTMPT path " + shown);
-    slot->fill(replies_.error(HttpStatus::not_found, "not an RTMPT path", false));
+    slot->fill(replies().error(HttpStatus::not_found, "not an RTMPT path", false));
 }
 
 ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequest& request) {
     const std::optional<proto::IpAddress>& peer = connection.peer_ip();
     if (!peer)
         return ClientIdentity{address_without_port(connection.peer()), connection.peer(), std::nullopt};
-    const auto& trusted = config_.access.trusted_proxies;
+    const auto& trusted = config().access.trusted_proxies;
     if (trusted.empty() || !proto::any_contains(trusted, *peer)) {
         return ClientIdentity{peer->to_string(), connection.peer(), peer};
     }
@@ -181,8 +250,8 @@ ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequ
 }
 
 const char* Worker::access_refusal(const ClientIdentity& client) const {
-    const auto& deny = config_.access.deny;
-    const auto& allow = config_.access.allow;
+    const auto& deny = config().access.deny;
+    const auto& allow = config().access.allow;
     if (deny.empty() && allow.empty()) return nullptr;
     // Rules exist but the address cannot be read: refuse, since no rule can be shown to allow it.
     if (!client.ip) return "address unreadable";
@@ -196,23 +265,28 @@ void Worker::open_session(const ClientIdentity& client, ReplySlotPtr slot) {
     if (const char* rule = access_refusal(client)) {
         ++counters_.refused_access;
         log_.warn("session refused client=" + client.shown + ": " + rule);
-        slot->fill(replies_.error(HttpStatus::forbidden, "address not allowed", false));
+        slot->fill(replies().error(HttpStatus::forbidden, "address not allowed", false));
         return;
     }
-    if (stopping_ || sessions_.size() >= config_.session.max_sessions) {
+    if (run_state_ != RunState::running) {
+        ++counters_.refused_draining;
+        log_.info("session refused client=" + client.shown + ": shutting down");
+        slot->fill(replies().error(HttpStatus::service_unavailable, "shutting down", false));
+        return;
+    }
+    if (sessions_.size() >= config().session.max_sessions) {
         ++counters_.refused_max_sessions;
-        log_.warn("session refused client=" + client.shown + ": " +
-                  (stopping_ ? "shutting down" : "session.max_sessions reached"));
-        slot->fill(replies_.error(HttpStatus::service_unavailable, "no session available", false));
+        log_.warn("session refused client=" + client.shown + ": session.max_sessions reached");
+        slot->fill(replies().error(HttpStatus::service_unavailable, "no session available", false));
         return;
     }
     const std::string& client_address = client.address;
-    const std::uint32_t per_client_cap = config_.session.max_sessions_per_client;
+    const std::uint32_t per_client_cap = config().session.max_sessions_per_client;
     if (per_client_cap != 0 && sessions_per_client_[client_address] >= per_client_cap) {
         ++counters_.refused_per_client;
         log_.warn("session refused client=" + client.shown + ": session.max_sessions_per_client reached");
         slot->fill(
-            replies_.error(HttpStatus::too_many_requests, "too many sessions from this address", false));
+            replies().error(HttpStatus::too_many_requests, "too many sessions from this address", false));
         return;
     }
     std::string id;
@@ -220,7 +294,7 @@ void Worker::open_session(const ClientIdentity& client, ReplySlotPtr slot) {
         proto::SessionIdEntropy entropy{};
         if (!fill_random(entropy)) {
             log_.error("session refused client=" + client.shown + ": no randomness from the kernel");
-            slot->fill(replies_.error(HttpStatus::internal_error, "cannot create session", false));
+            slot->fill(replies().error(HttpStatus::internal_error, "cannot create session", false));
             return;
         }
         id = proto::format_session_id(entropy);
@@ -231,7 +305,7 @@ void Worker::open_session(const ClientIdentity& client, ReplySlotPtr slot) {
     sessions_.emplace(id, std::move(session));
     ++sessions_per_client_[client_address];
     ++counters_.sessions_opened;
-    slot->fill(replies_.tunnel(id + "\n"));
+    slot->fill(replies().tunnel(id + "\n"));
     s.start();
 }
 
@@ -266,7 +340,37 @@ void Worker::reap() {
 
 void Worker::janitor() {
     log_.flush();  // lines stderr could not take at once
-    sweep_sessions(Clock::now());
+    const auto now = Clock::now();
+    sweep_sessions(now);
+    if (run_state_ != RunState::draining) return;
+    if (sessions_.empty()) {
+        log_.info("drained: every session has ended");
+        shut_down();
+    } else if (now >= drain_deadline_) {
+        log_.info("process.shutdown_timeout reached: ending " + std::to_string(sessions_.size()) +
+                  " sessions");
+        shut_down();
+    }
+}
+
+void Worker::drain() {
+    if (run_state_ == RunState::stopping) return;
+    if (run_state_ == RunState::draining) {
+        log_.info("second stop signal: ending " + std::to_string(sessions_.size()) + " sessions now");
+        shut_down();
+        return;
+    }
+    const config::Duration timeout = config().process.shutdown_timeout;
+    if (sessions_.empty() || timeout.count() == 0) {
+        shut_down();
+        return;
+    }
+    run_state_ = RunState::draining;
+    drain_deadline_ = Clock::now() + timeout;
+    // Listeners stay open: a live session's client may open a new connection for its next request.
+    log_.info("draining sessions=" + std::to_string(sessions_.size()) + ": new sessions refused; open ones " +
+              "may run on for up to " + std::to_string(timeout.count()) +
+              "ms (a second signal ends them now)");
 }
 
 void Worker::sweep_sessions(Clock::time_point now) {
@@ -278,8 +382,8 @@ void Worker::sweep_sessions(Clock::time_point now) {
 }
 
 void Worker::shut_down() {
-    if (stopping_) return;
-    stopping_ = true;
+    if (run_state_ == RunState::stopping) return;
+    run_state_ = RunState::stopping;
     log_.info("shutting down: " + std::to_string(sessions_.size()) + " sessions");
     listeners_.clear();
     std::vector<Session*> all;
@@ -290,6 +394,7 @@ void Worker::shut_down() {
     event_del(janitor_.get());
     event_del(sigint_.get());
     event_del(sigterm_.get());
+    event_del(sighup_.get());
     // Let queued replies and lingering backend bytes go out, then stop.
     const timeval grace{0, 200'000};
     event_base_loopexit(base_.get(), &grace);
@@ -302,7 +407,10 @@ void Worker::on_janitor(evutil_socket_t, short, void* arg) {
     static_cast<Worker*>(arg)->janitor();
 }
 void Worker::on_stop_signal(evutil_socket_t, short, void* arg) {
-    static_cast<Worker*>(arg)->shut_down();
+    static_cast<Worker*>(arg)->drain();
+}
+void Worker::on_reload_signal(evutil_socket_t, short, void* arg) {
+    static_cast<Worker*>(arg)->reload();
 }
 
 }  // namespace rtmpt::gateway

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "config/config.hpp"
+#include "gateway/config_snapshot.hpp"
 #include "gateway/counters.hpp"
 #include "gateway/event_ptr.hpp"
 #include "gateway/http_connection.hpp"
@@ -32,15 +33,30 @@ struct ClientIdentity {
 
 class Worker {
   public:
-    Worker(const config::Config& config, const Logger& log);
+    enum class RunState {
+        running,   // serving: sessions open and run
+        draining,  // SIGTERM/SIGINT: opens refused, live sessions run on until process.shutdown_timeout
+        stopping,  // sessions ended; the loop exits once the last replies are out
+    };
+
+    Worker(const config::Config& config, Logger& log);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
     // Opens every listener; false (with errors logged) if any cannot be opened.
     [[nodiscard]] bool start();
-    // Runs until SIGINT/SIGTERM; returns the process exit status.
+    // Runs until SIGINT/SIGTERM and the drain after it; returns the process exit status.
     [[nodiscard]] int run();
+
+    // The file SIGHUP re-reads; without one, SIGHUP is logged and ignored.
+    void set_config_path(std::string path) { config_path_ = std::move(path); }
+    // SIGHUP: re-reads the config file. Keys apply to sessions opened from now on; live sessions
+    // keep the configuration they opened with. A file with errors changes nothing.
+    void reload();
+    // SIGTERM/SIGINT: refuse new sessions and let live ones run on for up to
+    // process.shutdown_timeout, then stop. A second call stops at once.
+    void drain();
 
     void accept(evutil_socket_t fd, std::string peer);
     void handle_request(HttpConnection& connection, HttpRequest&& request, ReplySlotPtr slot);
@@ -57,9 +73,12 @@ class Worker {
 
     [[nodiscard]] event_base* base() const { return base_.get(); }
     [[nodiscard]] evdns_base* dns() const { return dns_.get(); }
-    [[nodiscard]] const config::Config& config() const { return config_; }
+    // The current configuration: what new sessions and new requests get.
+    [[nodiscard]] const config::Config& config() const { return current_->config; }
+    [[nodiscard]] const ConfigSnapshotPtr& snapshot() const { return current_; }
     [[nodiscard]] const Logger& log() const { return log_; }
-    [[nodiscard]] const proto::ReplyBuilder& replies() const { return replies_; }
+    [[nodiscard]] const proto::ReplyBuilder& replies() const { return current_->replies; }
+    [[nodiscard]] RunState run_state() const { return run_state_; }
     [[nodiscard]] LingerSet& linger() { return linger_; }
     [[nodiscard]] Counters& counters() { return counters_; }
 
@@ -70,7 +89,6 @@ class Worker {
     }
     [[nodiscard]] std::size_t connection_count() const { return connections_.size(); }
     [[nodiscard]] std::size_t linger_count() const { return linger_.size(); }
-    [[nodiscard]] bool stopping() const { return stopping_; }
 
   private:
     [[nodiscard]] ClientIdentity identify(const HttpConnection& connection, const HttpRequest& request);
@@ -80,15 +98,21 @@ class Worker {
     void schedule_reaper();
     void reap();
     void janitor();
+    // Opens the listeners of `wanted` that are not open yet; on any failure closes the ones it
+    // opened and returns false, so a reload either gets all its addresses or changes nothing.
+    [[nodiscard]] bool open_listeners(const std::vector<config::HostPort>& wanted);
+    void close_listeners_not_in(const std::vector<config::HostPort>& wanted);
+    void apply_log_settings(const config::LogConfig& log);
     static void on_reap(evutil_socket_t, short, void* arg);
     static void on_janitor(evutil_socket_t, short, void* arg);
     static void on_stop_signal(evutil_socket_t, short, void* arg);
+    static void on_reload_signal(evutil_socket_t, short, void* arg);
 
-    const config::Config& config_;
-    const Logger& log_;
+    ConfigSnapshotPtr current_;
+    Logger& log_;
+    std::string config_path_;
     EventBasePtr base_;
     DnsBasePtr dns_;
-    proto::ReplyBuilder replies_;
     LingerSet linger_;
     Counters counters_;
     std::unordered_map<std::string, std::uint32_t> sessions_per_client_;  // client address -> open sessions
@@ -104,7 +128,9 @@ class Worker {
     EventPtr janitor_;
     EventPtr sigint_;
     EventPtr sigterm_;
-    bool stopping_ = false;
+    EventPtr sighup_;
+    RunState run_state_ = RunState::running;
+    Clock::time_point drain_deadline_{};
     std::unique_ptr<AdminServer> admin_;  // none when admin.listen is []
 };
 

@@ -11,9 +11,12 @@ complete, and the same as what a player reading nginx directly over plain RTMP r
 this harness alone. --keep keeps the working directory (clip, outputs, client logs) for inspection.
 """
 import argparse
+import http.client
 import os
 import re
 import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +28,7 @@ sys.path.insert(0, os.path.dirname(HERE))  # tests/, for lib.gateway_process
 
 import media  # noqa: E402
 import players  # noqa: E402
-from nginx_rtmp import NginxRtmp  # noqa: E402
+from nginx_rtmp import NginxRtmp, free_port as nginx_free_port  # noqa: E402
 from lib.gateway_process import GatewayProcess, gateway_yaml  # noqa: E402
 
 ARGS = argparse.Namespace(binary=None, no_gateway=False, keep=False)
@@ -70,7 +73,18 @@ class Scenario:
                 self.fail_now(f"player {c.label} exited before the publish")
 
     def publish(self, url):
+        self.start_publish(url)
+        return self.wait_publish()
+
+    def start_publish(self, url):
         self.publisher = players.ffmpeg_publisher("publisher", self.test.clip, url, self.workdir)
+
+    def wait_publishing(self):
+        """Returns once nginx has the publish and its players are receiving (bounded)."""
+        if self.test.nginx.wait_for_count(r"publish: name='%s'" % self.name, 1, timeout=READY_TIMEOUT) < 1:
+            self.fail_now(f"the publisher did not reach nginx within {READY_TIMEOUT}s")
+
+    def wait_publish(self):
         rc = self.publisher.wait(CLIP_SECONDS + PUBLISH_SLACK)
         if rc is None:
             self.publisher.kill()
@@ -92,9 +106,9 @@ class Scenario:
             if rc != 0:
                 self.problems.append(f"{c.label} exited with {rc}")
 
-    def check_gateway_sessions(self, expected):
+    def check_gateway_sessions(self, expected, expected_problems=None):
         """Every session this scenario opened ended (the clients closed them), and nothing was logged as a
-        warning or error meanwhile."""
+        warning or error meanwhile (but lines matching `expected_problems`)."""
         gw = self.test.gw
         if gw is None:
             return
@@ -109,7 +123,8 @@ class Scenario:
             except AssertionError:
                 self.problems.append(f"gateway session {sid} did not end within {SESSION_END_TIMEOUT}s "
                                      "of its client")
-        bad = [line for line in gw.lines[self.gw_log_start:] if re.search(r"\s(warn|warning|error)\s", line)]
+        bad = [line for line in gw.lines[self.gw_log_start:] if re.search(r"\s(warn|warning|error)\s", line)
+               and not (expected_problems and re.search(expected_problems, line))]
         if bad:
             self.problems.append("gateway logged:\n  " + "\n  ".join(bad[:20]))
 
@@ -260,6 +275,99 @@ class EndToEnd(unittest.TestCase):
         s.wait_players_exit()
         s.check_gateway_sessions(expected=2)
         s.check_outputs(lossy_publisher=False)
+        s.finish()
+
+    def own_gateway(self, **overrides):
+        """A gateway for this test alone (it is reloaded or stopped); Scenario follows it."""
+        gw = GatewayProcess(ARGS.binary, gateway_yaml(self.nginx.port, **overrides))
+        self.addCleanup(gw.stop)
+        self.gw = gw  # shadows the class's gateway for this test
+        return gw
+
+    def test_reload_while_streaming(self):
+        """SIGHUP three times during a stream: a new listen address, a file with errors, other keys. No
+        session drops, the stream arrives whole, and a player started after the move uses the new port."""
+        if ARGS.no_gateway:
+            self.skipTest("needs the gateway")
+        gw = self.own_gateway()
+        old_port = gw.port
+        s = Scenario(self, "reload")
+        s.add_player("ffmpeg", "ffmpeg-rtmpt", self.gw_url(s.name), compare_with="ffmpeg-direct")
+        s.add_player("rtmpdump", "rtmpdump-rtmpt", self.gw_url(s.name), compare_with="ffmpeg-direct")
+        s.add_player("ffmpeg", "ffmpeg-direct", self.direct_url(s.name))
+        s.wait_players_connected()
+        s.start_publish(self.gw_url(s.name))
+        s.wait_publishing()
+        new_port = nginx_free_port()
+        moved = gateway_yaml(self.nginx.port).replace('listen: ["127.0.0.1:0"]', f'listen: ["127.0.0.1:{new_port}"]')
+
+        def reload(text, expect):
+            start = len(gw.lines)
+            gw.write_config(text)
+            gw.signal(signal.SIGHUP)
+            gw.wait_for_log(expect, start=start)
+
+        reload(moved, r"reloaded file=\S+ changed=listen: ")
+        gw.port = new_port
+        # A player started mid-stream, on the new address: in-order packets from where it joined.
+        late = players.rtmpdump_player("rtmpdump-late", self.gw_url(s.name), s.workdir)
+        self.addCleanup(late.close)
+        reload(moved + "session:\n  idle_timout: 5s\n", r"reload refused: 1 error\(s\)")
+        reload(moved.replace("idle_hold: 100ms", "idle_hold: 50ms"), r"changed=session.idle_hold: ")
+        s.wait_publish()
+        s.wait_players_exit()
+        if late.wait(PLAYER_EXIT_TIMEOUT) is None:
+            late.kill()
+            s.problems.append("the late player did not end")
+        s.check_gateway_sessions(expected=4, expected_problems=r"reload refused")
+        s.check_outputs(lossy_publisher=True)
+        late_video = media.framemd5(late.output).get("video") if late.output_size() else None
+        if late_video is None or media.find_run(self.published["video"].md5s, late_video.md5s) is None:
+            s.problems.append("the player started on the new address got no in-order video: " + late.describe())
+        log = gw.log_text()
+        if f"no longer listening on 127.0.0.1:{old_port}" not in log:
+            s.problems.append("the old listen address stayed open")
+        ends = re.findall(r"session end sid=\S+ .* closing because: (.*)$", log, re.M)
+        if any(reason != "client close" for reason in ends):
+            s.problems.append(f"sessions ended for other reasons than their client: {ends}")
+        print(f"\n[reload] 3 SIGHUPs during the stream (listen 127.0.0.1:{old_port} -> {new_port}, one refused); "
+              f"{len(ends)} sessions, all closed by their client", file=sys.stderr, flush=True)
+        s.finish()
+
+    def test_drain_while_streaming(self):
+        """SIGTERM during a stream: opens are refused, the stream runs to its end, the gateway exits 0."""
+        if ARGS.no_gateway:
+            self.skipTest("needs the gateway")
+        gw = self.own_gateway(process__shutdown_timeout='"90s"')
+        s = Scenario(self, "drain")
+        s.add_player("ffmpeg", "ffmpeg-rtmpt", self.gw_url(s.name), compare_with="ffmpeg-direct")
+        s.add_player("rtmpdump", "rtmpdump-rtmpt", self.gw_url(s.name), compare_with="ffmpeg-direct")
+        s.add_player("ffmpeg", "ffmpeg-direct", self.direct_url(s.name))
+        s.wait_players_connected()
+        s.start_publish(self.gw_url(s.name))
+        s.wait_publishing()
+        signalled = time.monotonic()
+        gw.signal(signal.SIGTERM)
+        gw.wait_for_log(r"draining sessions=3: ")
+        conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+        conn.request("POST", "/open/1", body=b"\x00", headers={"Content-Type": "application/x-fcs"})
+        refused = conn.getresponse()
+        if refused.status != 503:
+            s.problems.append(f"an open during the drain got {refused.status}, expected 503")
+        conn.close()
+        s.wait_publish()
+        s.wait_players_exit()
+        try:
+            gw.wait_for_log(r"drained: every session has ended", timeout=SESSION_END_TIMEOUT)
+            status = gw.wait_exit(SESSION_END_TIMEOUT)
+        except (AssertionError, subprocess.TimeoutExpired):
+            status = None
+        if status != 0:
+            s.problems.append(f"the gateway did not exit 0 after the drain (status {status})")
+        s.check_gateway_sessions(expected=3)
+        s.check_outputs(lossy_publisher=True)
+        print(f"\n[drain] SIGTERM while streaming; publisher ran {s.publisher.elapsed():.1f}s in all; the gateway "
+              f"exited {status} {time.monotonic() - signalled:.1f}s after the signal", file=sys.stderr, flush=True)
         s.finish()
 
 

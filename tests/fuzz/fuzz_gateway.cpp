@@ -1334,7 +1334,7 @@ class Harness {
 
     const std::uint8_t flags_;
     const rtmpt::config::Config& cfg_;
-    const rtmpt::gateway::Logger log_;
+    rtmpt::gateway::Logger log_;
     std::unique_ptr<rtmpt::gateway::Worker> worker_;
     std::vector<Client> clients_;
     std::size_t current_ = 0;

@@ -107,6 +107,13 @@ class GatewayTestCase(unittest.TestCase):
             self._stopped = (crashed, self.gw.stop())
         return self._stopped[1]
 
+    def wait_gateway_exit(self, timeout=10.0):
+        """Waits for the gateway to exit on its own (after a drain); returns its exit status."""
+        status = self.gw.wait_exit(timeout)
+        if self._stopped is None:
+            self._stopped = (None, self.gw.stop())
+        return status
+
     def stop_and_stats(self):
         """Stops the gateway, checks it exited 0, and returns the counters of its `stats` line."""
         status = self.stop_gateway()

@@ -12,13 +12,13 @@ from scripted_backend import ScriptedBackend
 from support import UNKNOWN_SID, GatewayTestCase, q
 
 COUNTERS = ["connections_accepted", "connections_refused", "accept_pauses", "requests", "sessions_opened",
-            "refused_max_sessions", "refused_per_client", "refused_access", "refused_other_client",
+            "refused_max_sessions", "refused_draining", "refused_per_client", "refused_access", "refused_other_client",
             "forwarded_unreadable", "refused_queue_full", "refused_stale_sequence",
             "refused_retries", "refused_malformed", "refused_upgrade",
             "refused_header_too_large", "refused_body_too_large", "refused_header_timeout", "requests_truncated",
             "refused_method",
             "unknown_path", "unknown_session", "retries_from_cache", "write_timeouts", "bytes_up", "bytes_down",
-            "replies_empty", "replies_data", "admin_refused", "log_lines_dropped"]
+            "replies_empty", "replies_data", "admin_refused", "log_lines_dropped", "reloads", "reloads_failed"]
 CLOSE_REASONS = ["client_close", "idle_timeout", "backend_closed", "backend_connect_failed", "backend_error",
                  "sequence_out_of_window", "sequence_gap_timeout", "handshake_timeout", "max_lifetime", "byte_limit", "shutdown"]
 STATS_NAMES = COUNTERS + ["closed_" + r for r in CLOSE_REASONS]

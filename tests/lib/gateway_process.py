@@ -70,6 +70,20 @@ class GatewayProcess:
         with self._cond:
             return "\n".join(self.lines)
 
+    def write_config(self, yaml_text):
+        """Replaces the config file (atomically: a reload never reads half a file)."""
+        tmp = self.config_path + ".new"
+        with open(tmp, "w") as f:
+            f.write(yaml_text)
+        os.replace(tmp, self.config_path)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=10.0):
+        """The exit status, once the process has ended on its own (bounded)."""
+        return self.proc.wait(timeout)
+
     def stop(self, timeout=10.0):
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -101,6 +115,8 @@ def gateway_yaml(backend_port, backend_host="127.0.0.1", **overrides):
         "log.level": "info",
         # Tests run as whoever runs them, root in CI containers; the refusal has its own test.
         "process.allow_root": "true",
+        # Stopping a test gateway ends its sessions at once; the drain has tests of its own.
+        "process.shutdown_timeout": "0s",
         # Never the default 127.0.0.1:9180: gateways of parallel tests would collide on it.
         "admin.listen": '["127.0.0.1:0"]',
     }

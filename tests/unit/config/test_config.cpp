@@ -196,7 +196,8 @@ TEST_CASE("wrong types") {
               "max_lifetime, max_bytes, "
               "max_sessions_per_client), got a value"});
     CHECK(errors_of("log: [debug]\n") ==
-          std::vector<std::string>{"test.yaml:1: log: expected a map of keys (level), got a list"});
+          std::vector<std::string>{
+              "test.yaml:1: log: expected a map of keys (level, format, access), got a list"});
     CHECK(errors_of("? [a, b]\n: 1\n") ==
           std::vector<std::string>{"test.yaml:1: expected a key name, got a list"});
     CHECK(errors_of("http:\n  ? {a: 1}\n  : 1\n") ==

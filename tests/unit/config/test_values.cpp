@@ -113,6 +113,17 @@ TEST_CASE("assign_scalar: strings") {
     CHECK(assign("http.ident2", " !~ printable ", c).empty());
 }
 
+TEST_CASE("string rule choice: one of the row's words, exactly") {
+    Config c;
+    for (const char* ok : {"text", "logfmt", "json"}) {
+        CHECK(assign("log.format", ok, c).empty());
+        CHECK(c.log.format == ok);
+    }
+    CHECK(error_of("log.format", "JSON") == "expected one of text, logfmt, json, got \"JSON\"");
+    CHECK(error_of("log.format", "xml") == "expected one of text, logfmt, json, got \"xml\"");
+    CHECK(describe_bounds(row("log.format")) == "text|logfmt|json");
+}
+
 TEST_CASE("string rules: none, and a minimum length above 1") {
     // No row uses these today; the table may grow rows that do.
     Directive d = row("http.ident2");
