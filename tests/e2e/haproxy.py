@@ -33,6 +33,7 @@ global
 # One line of `option httplog`: "... rtmpt rtmpt_nodes/n1 0/0/0/101/101 200 145 - - ---- ... "POST /idle/x/3 HTTP/1.1""
 REQUEST_LINE = re.compile(r" (?P<frontend>\S+) (?P<backend>[^/\s]+)/(?P<server>\S+) "
                           r"(?P<timers>-?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+) (?P<status>-?\d+) (?P<bytes>\+?\d+) "
+                          r"\S+ \S+ \S+ \d+/\d+/\d+/\d+/(?P<retries>\+?\d+) \d+/\d+ "
                           r".*\"(?P<method>\S+) (?P<path>\S+) HTTP/[0-9.]+\"$")
 
 
@@ -165,7 +166,8 @@ class HAProxy:
             return ""
 
     def requests(self):
-        """Every logged request as a dict: server, status (int), method, path."""
+        """Every logged request as a dict: server, status (int), retries ("0", "1", "+1": redispatched),
+        method, path."""
         out = []
         for line in self.log.snapshot():
             m = REQUEST_LINE.search(line)
