@@ -9,6 +9,8 @@ packages=(
   libevent-dev libyaml-cpp-dev doctest-dev node-llhttp
   # tests: real clients and a real RTMP backend
   ffmpeg rtmpdump nginx-light libnginx-mod-rtmp python3 procps
+  # tests: several gateway nodes behind a real load balancer (tests/e2e/test_haproxy.py)
+  haproxy
   # fuzzing (packaging/fuzz.sh): clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer
   clang-14 libclang-rt-14-dev llvm-14
 )
