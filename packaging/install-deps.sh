@@ -9,6 +9,9 @@ packages=(
   libevent-dev libyaml-cpp-dev doctest-dev node-llhttp
   # tests: real clients and a real RTMP backend
   ffmpeg rtmpdump nginx-light libnginx-mod-rtmp python3 procps
+  # the Debian package (packaging/build-deb.sh, check-package.sh): its build tools, man page checks,
+  # systemd-analyze for the unit
+  debhelper dpkg-dev groff-base man-db systemd
   # fuzzing (packaging/fuzz.sh): clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer
   clang-14 libclang-rt-14-dev llvm-14
 )

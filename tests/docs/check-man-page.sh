@@ -1,13 +1,16 @@
 #!/bin/sh
 # Checks a man page the way lintian does: formats it with groff and man-db with every warning on,
 # and fails on any warning or error. Used by the meson test 'man-page' on the built page and by
-# packaging/check-package.sh on the installed one.
+# packaging/check-package.sh on the installed (gzipped) one.
 #   sh tests/docs/check-man-page.sh build/gateway/rtmpt-gateway.8
 set -eu
 page=$1
 [ -s "$page" ] || { echo "$page: missing or empty" >&2; exit 1; }
 status=0
-out=$(groff -man -ww -z -t "$page" 2>&1) || status=1
+case "$page" in
+  *.gz) out=$(gzip -dc "$page" | groff -man -ww -z -t 2>&1) || status=1 ;;
+  *) out=$(groff -man -ww -z -t "$page" 2>&1) || status=1 ;;
+esac
 if [ -n "$out" ]; then
   printf 'groff -man -ww: %s\n' "$out" >&2
   status=1
