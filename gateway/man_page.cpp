@@ -95,7 +95,7 @@ std::string man_page(std::string_view version) {
         ".SH SYNOPSIS\n"
         ".B rtmpt\\-gateway\n"
         ".RB [ \\-c\n"
-        ".IR file ]\n"
+        ".IR FILE ]\n"
         ".RB [ \\-t ]\n"
         ".br\n"
         ".B rtmpt\\-gateway\n"

@@ -2,8 +2,8 @@
 # Builds the Debian package, installs it on this machine and checks the installed result:
 # the files and the conffile, the system user, `rtmpt-gateway -t` on the installed config (as root
 # and as the service user), the gateway running as that user with only CAP_NET_BIND_SERVICE and
-# binding a port below 1024 as the service would, `systemd-analyze verify` on the unit, the man
-# page through groff and man, and finally the purge. One line per check, then
+# binding a port below 1024 as the service would, `systemd-analyze verify` and the exposure score
+# of the unit, the man page through groff and man, and finally the purge. One line per check, then
 # 'package: N passed, N failed'. Needs root (or sudo); .ci/run calls it.
 #   bash packaging/check-package.sh                 # .deb in build-deb/
 #   KEEP_INSTALLED=1 bash packaging/check-package.sh   # leave the package installed
@@ -132,6 +132,14 @@ verify_unit() {
   [ "$rc" -eq 0 ] && ! grep -q . "$log"
 }
 
+# The hardening stays: systemd's exposure score (0 best, 10 worst; 1.7 when written) at most 2.0.
+unit_exposure() {
+  systemd-analyze security --offline=yes --threshold=20 --no-pager "$unit" >"$work/security.log" 2>&1
+  local rc=$?
+  grep -E 'Overall exposure level' "$work/security.log" || tail -n 20 "$work/security.log"
+  return $rc
+}
+
 purge() {
   $sudo apt-get purge -y -q rtmpt-gateway || return 1
   local ok=0
@@ -150,6 +158,7 @@ if [ "$failed" -eq 0 ]; then
   check "runs as rtmpt-gateway with CAP_NET_BIND_SERVICE, binds a port below 1024, stops on SIGTERM" \
     runs_as_service_user
   check "systemd-analyze verify $unit" verify_unit
+  check "systemd-analyze security: exposure at most 2.0" unit_exposure
   check "man page $man_page (groff -ww, man --warnings)" sh tests/docs/check-man-page.sh "$man_page"
   check "man -w 8 rtmpt-gateway finds it" man -w 8 rtmpt-gateway
   if [ -z "${KEEP_INSTALLED:-}" ]; then

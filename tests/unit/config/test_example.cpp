@@ -25,10 +25,28 @@ namespace {
 TEST_CASE("the checked-in example config is the generated one") {
     const std::string generated = example_yaml();
     const std::string checked_in = read_file(EXAMPLE_CONFIG);
-    INFO(
-        "config/rtmpt-gateway.example.yaml differs from the table; regenerate it with\n"
-        "  ./build/gateway/rtmpt-gateway --print-example-config > config/rtmpt-gateway.example.yaml");
-    CHECK(checked_in == generated);
+    // Show the first line that differs rather than both files.
+    std::istringstream a(checked_in);
+    std::istringstream b(generated);
+    std::string line_a;
+    std::string line_b;
+    int line = 0;
+    bool more_a = true;
+    bool more_b = true;
+    while (more_a || more_b) {
+        ++line;
+        more_a = static_cast<bool>(std::getline(a, line_a));
+        more_b = static_cast<bool>(std::getline(b, line_b));
+        if (!more_a) line_a = "(end of file)";
+        if (!more_b) line_b = "(end of file)";
+        if (line_a != line_b) break;
+    }
+    const bool same = checked_in == generated;
+    CHECK_MESSAGE(same, "config/rtmpt-gateway.example.yaml:"
+                            << line << " is\n  " << line_a << "\nbut the table gives\n  " << line_b
+                            << "\nRegenerate the file:\n  ./build/gateway/rtmpt-gateway "
+                               "--print-example-config > "
+                               "config/rtmpt-gateway.example.yaml");
 }
 
 TEST_CASE("the generated example loads as the defaults and documents every key") {
