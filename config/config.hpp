@@ -27,6 +27,13 @@ struct HostPort {
     friend bool operator==(const HostPort&, const HostPort&) = default;
 };
 
+// This gateway's place among several behind one load balancer.
+struct NodeConfig {
+    std::string tag;  // starts every session id ("<tag>.<random>"); empty: ids carry no tag
+
+    friend bool operator==(const NodeConfig&, const NodeConfig&) = default;
+};
+
 struct BackendConfig {
     HostPort address{"127.0.0.1", 1935};
     Duration connect_timeout{5000};
@@ -109,6 +116,7 @@ struct LogConfig {
 
 struct Config {
     std::vector<HostPort> listen{HostPort{"0.0.0.0", 80}};
+    NodeConfig node;
     BackendConfig backend;
     SessionConfig session;
     HttpConfig http;

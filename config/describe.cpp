@@ -5,6 +5,7 @@
 
 #include "config/config.hpp"
 #include "config/directives.hpp"
+#include "config/example.hpp"
 #include "config/values.hpp"
 
 namespace rtmpt::config {
@@ -13,22 +14,8 @@ namespace {
 constexpr std::size_t kHelpIndent = 4;
 constexpr std::size_t kHelpWidth = 96;
 
-// Greedy word wrap; a word longer than the width gets a line of its own.
 void append_wrapped(std::string& out, std::string_view text, std::size_t indent, std::size_t width) {
-    std::string line;
-    auto flush = [&] {
-        out += std::string(indent, ' ') + line + "\n";
-        line.clear();
-    };
-    while (!text.empty()) {
-        const std::size_t space = text.find(' ');
-        const std::string_view word = text.substr(0, space);
-        text = space == std::string_view::npos ? std::string_view{} : text.substr(space + 1);
-        if (word.empty()) continue;
-        if (!line.empty() && indent + line.size() + 1 + word.size() > width) flush();
-        line += (line.empty() ? "" : " ") + std::string(word);
-    }
-    if (!line.empty()) flush();
+    out += wrap(text, std::string(indent, ' '), width);
 }
 
 [[nodiscard]] std::string shown_default(const Directive& d) {
@@ -57,7 +44,12 @@ std::string describe_keys() {
             if (i + 1 < rows[r].size()) line += std::string(widths[i] - rows[r][i].size() + 2, ' ');
         }
         out += line + "\n";
-        if (r > 0) append_wrapped(out, directives()[r - 1].help, kHelpIndent, kHelpWidth);
+        if (r > 0) {
+            const Directive& d = directives()[r - 1];
+            std::string help(d.help);
+            if (!d.reloadable) help += " Changes need a restart.";
+            append_wrapped(out, help, kHelpIndent, kHelpWidth);
+        }
     }
     for (const AtLeast& rule : at_least_rules()) {
         out += "\n";
@@ -67,11 +59,7 @@ std::string describe_keys() {
                        0, kHelpWidth);
     }
     out += "\n";
-    append_wrapped(
-        out,
-        "Durations take a unit: 500ms, 30s, 5m, 1h (0 needs none). Sizes: 512 (bytes), 64KiB, 1MiB, "
-        "2GiB (powers of 1024), 20KB, 20MB, 2GB (powers of 1000).",
-        0, kHelpWidth);
+    append_wrapped(out, units_help(), 0, kHelpWidth);
     return out;
 }
 

@@ -31,6 +31,18 @@ constexpr std::array kDirectives{
         .slot = [](Config& c) -> Slot { return &c.listen; },
     },
     Directive{
+        .name = "node.tag",
+        .type = ValueType::string,
+        .default_text = "",
+        .min = 0,
+        .max = 16,
+        .rule = StringRule::node_tag,
+        .help = "Tag that starts every session id this gateway hands out (\"n1\" gives \"n1.Hk3...\"), "
+                "so a load balancer in front of several gateways can send each request to the node "
+                "that opened its session; empty: ids carry no tag.",
+        .slot = [](Config& c) -> Slot { return &c.node.tag; },
+    },
+    Directive{
         .name = "backend.address",
         .type = ValueType::host_port,
         .default_text = "127.0.0.1:1935",
@@ -262,8 +274,7 @@ constexpr std::array kDirectives{
         // Admin listeners are opened once, at start: a reload keeps them and says a restart is needed.
         .reloadable = false,
         .help = "Addresses of the admin listener (GET /metrics, /healthz, /sessions); [] turns it off. "
-                "It shows client addresses and load: keep it off the public side. Changed by a restart "
-                "only.",
+                "It shows client addresses and load: keep it off the public side.",
         .may_be_empty = true,
         .slot = [](Config& c) -> Slot { return &c.admin.listen; },
     },

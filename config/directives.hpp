@@ -36,6 +36,7 @@ enum class StringRule {
     printable,  // printable ASCII only: the text is sent verbatim in HTTP, where CR/LF would split it
     mime_type,  // "type/subtype" of HTTP token characters
     choice,     // one of the row's `choices`, exactly
+    node_tag,   // [A-Za-z0-9_-] only: it starts every session id, in URLs and load-balancer rules
 };
 
 // Where a directive's value lives in Config; the alternative held must match the row's type.

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "config/host_port.hpp"
+#include "proto/session_id.hpp"
 
 namespace rtmpt::config {
 namespace {
@@ -87,6 +88,11 @@ constexpr std::array<LevelName, 4> kLevels{{{LogLevel::debug, "debug"},
         case StringRule::choice:
             if (std::find(d.choices.begin(), d.choices.end(), text) == d.choices.end())
                 return "expected one of " + join(d.choices, ", ") + ", got " + quoted(text);
+            break;
+        case StringRule::node_tag:
+            // Empty means no tag; the length bounds were checked above.
+            if (!text.empty() && !proto::is_valid_node_tag(text))
+                return "may hold only letters, digits, '-' and '_', got " + quoted(text);
             break;
     }
     return std::nullopt;
@@ -313,6 +319,9 @@ std::string describe_bounds(const Directive& d) {
             break;
         case StringRule::choice:
             return join(d.choices, "|");
+        case StringRule::node_tag:
+            out = "letters, digits, '-', '_', ";
+            break;
     }
     return out + range + " bytes";
 }

@@ -2,8 +2,10 @@
 // session over one native RTMP connection to a fixed backend.
 #include "build_info.hpp"
 #include "config/config.hpp"
+#include "config/example.hpp"
 #include "gateway/cli.hpp"
 #include "gateway/logger.hpp"
+#include "gateway/man_page.hpp"
 #include "gateway/privileges.hpp"
 #include "gateway/worker.hpp"
 
@@ -26,6 +28,12 @@ int main(int argc, char** argv) {
             return 0;
         case gateway::CommandLine::Action::help:
             std::cout << gateway::usage_text();
+            return 0;
+        case gateway::CommandLine::Action::print_example_config:
+            std::cout << config::example_yaml();
+            return 0;
+        case gateway::CommandLine::Action::print_man_page:
+            std::cout << gateway::man_page(RTMPT_GATEWAY_VERSION);
             return 0;
         default:
             break;

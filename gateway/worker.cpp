@@ -24,6 +24,16 @@ std::string address_without_port(const std::string& peer) {
     return colon == std::string::npos ? peer : peer.substr(0, colon);
 }
 
+// A tagged id that names another node came through a load balancer that routes wrongly: say so,
+// since that, not an expired session, is then what the operator has to fix.
+std::string misrouted_note(std::string_view session_id, std::string_view own_tag) {
+    const std::string_view tag = proto::node_tag_of(session_id);
+    if (tag.empty() || tag == own_tag) return {};
+    return " (its tag names node " + std::string(tag) + ", this is " +
+           (own_tag.empty() ? std::string("an untagged node") : "node " + std::string(own_tag)) +
+           ": check the load balancer's routing)";
+}
+
 // Idle sessions are found by a sweep over all sessions, not a timer each: cheap at this
 // period even with the maximum number of sessions, and precise enough for timeouts of seconds.
 constexpr timeval kJanitorPeriod{0, 250'000};
@@ -197,7 +207,8 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
             if (it == sessions_.end()) {
                 ++counters_.unknown_session;
                 log_.info("http client=" + connection.peer() +
-                          " answered 404: unknown session sid=" + std::string(route.session_id));
+                          " answered 404: unknown session sid=" + std::string(route.session_id) +
+                          misrouted_note(route.session_id, config().node.tag));
                 slot->fill(replies().error(HttpStatus::not_found, "unknown session", false));
                 return;
             }
@@ -297,7 +308,7 @@ void Worker::open_session(const ClientIdentity& client, ReplySlotPtr slot) {
             slot->fill(replies().error(HttpStatus::internal_error, "cannot create session", false));
             return;
         }
-        id = proto::format_session_id(entropy);
+        id = proto::format_session_id(entropy, config().node.tag);
     } while (sessions_.contains(id));
 
     auto session = std::make_unique<Session>(*this, id, client.shown, client_address);

@@ -11,6 +11,11 @@ packages=(
   ffmpeg rtmpdump nginx-light libnginx-mod-rtmp python3 procps
   # tests: promtool validates the /metrics page (the prometheus package ships it)
   prometheus
+  # tests: several gateway nodes behind a real load balancer (tests/e2e/test_haproxy.py)
+  haproxy
+  # the Debian package (packaging/build-deb.sh, check-package.sh): its build tools, man page checks,
+  # systemd-analyze for the unit
+  debhelper dpkg-dev groff-base man-db systemd
   # fuzzing (packaging/fuzz.sh): clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer
   clang-14 libclang-rt-14-dev llvm-14
 )

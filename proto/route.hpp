@@ -22,10 +22,6 @@ struct Route {
     std::optional<std::uint64_t> seq;
 };
 
-// Ids are at most this long: ffmpeg reads the open reply into a 64-byte buffer, and our own
-// ids are 22 characters plus an optional node tag.
-inline constexpr std::size_t kMaxSessionIdLength = 31;
-
 // The path may carry a query string, which is ignored (some proxies append cache busters).
 [[nodiscard]] Route parse_route(std::string_view target);
 

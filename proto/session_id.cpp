@@ -1,6 +1,6 @@
 #include "proto/session_id.hpp"
 
-#include "proto/route.hpp"
+#include <algorithm>
 
 namespace rtmpt::proto {
 namespace {
@@ -11,11 +11,23 @@ bool is_url_safe(char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
+bool all_url_safe(std::string_view text) {
+    return std::all_of(text.begin(), text.end(), is_url_safe);
+}
+
 }  // namespace
 
-std::string format_session_id(const SessionIdEntropy& random_bytes) {
+bool is_valid_node_tag(std::string_view tag) {
+    return !tag.empty() && tag.size() <= kMaxNodeTagLength && all_url_safe(tag);
+}
+
+std::string format_session_id(const SessionIdEntropy& random_bytes, std::string_view node_tag) {
     std::string id;
-    id.reserve(kSessionIdLength);
+    id.reserve(node_tag.size() + 1 + kSessionIdLength);
+    if (!node_tag.empty()) {
+        id.append(node_tag);
+        id.push_back(kNodeTagSeparator);
+    }
     std::uint32_t acc = 0;
     int bits = 0;
     for (const std::uint8_t byte : random_bytes) {
@@ -32,10 +44,15 @@ std::string format_session_id(const SessionIdEntropy& random_bytes) {
 
 bool is_well_formed_session_id(std::string_view id) {
     if (id.empty() || id.size() > kMaxSessionIdLength) return false;
-    for (const char c : id) {
-        if (!is_url_safe(c)) return false;
-    }
-    return true;
+    const auto dot = id.find(kNodeTagSeparator);
+    if (dot == std::string_view::npos) return all_url_safe(id);
+    const std::string_view rest = id.substr(dot + 1);
+    return is_valid_node_tag(id.substr(0, dot)) && !rest.empty() && all_url_safe(rest);
+}
+
+std::string_view node_tag_of(std::string_view id) {
+    const auto dot = id.find(kNodeTagSeparator);
+    return dot == std::string_view::npos ? std::string_view{} : id.substr(0, dot);
 }
 
 }  // namespace rtmpt::proto

@@ -337,8 +337,9 @@ std::string error_reply(HttpStatus status, std::string_view why, bool close = fa
 // Routes.
 
 // The path rules of proto/route.hpp, read independently: the query is cut off; "/fcs/ident2" and
-// "/open/1" exactly; else "/<send|idle|close>/<id>/<seq>", or "/close/<id>"; ids are 1..31 of
-// [A-Za-z0-9_-]; seq 1..19 decimal digits.
+// "/open/1" exactly; else "/<send|idle|close>/<id>/<seq>", or "/close/<id>"; ids are 1..39 of
+// [A-Za-z0-9_-] and at most one '.', which must follow a 1..16-character node tag and precede
+// at least one character; seq 1..19 decimal digits.
 struct RefRoute {
     RouteKind kind = RouteKind::unknown;
     std::string sid;
@@ -366,8 +367,14 @@ RefRoute reference_route(std::string_view target) {
     if (parts[0] == "close") kind = RouteKind::close;
     if (kind == RouteKind::unknown) return {};
     const std::string_view sid = parts[1];
-    if (sid.empty() || sid.size() > 31) return {};
-    for (const char c : sid) {
+    if (sid.empty() || sid.size() > 39) return {};
+    std::size_t dots = 0;
+    for (std::size_t i = 0; i < sid.size(); ++i) {
+        const char c = sid[i];
+        if (c == '.') {
+            if (++dots > 1 || i == 0 || i > 16 || i + 1 == sid.size()) return {};
+            continue;
+        }
         const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                         c == '-' || c == '_';
         if (!ok) return {};

@@ -49,7 +49,7 @@ TEST_CASE("describe_keys: one aligned row per directive, help below it") {
             CHECK(lines[i].size() <= 96);
             help += (help.empty() ? "" : " ") + lines[i++].substr(4);
         }
-        CHECK(help == d.help);
+        CHECK(help == std::string(d.help) + (d.reloadable ? "" : " Changes need a restart."));
     }
     CHECK(text.find("session.queue_max_bytes must be at least session.reply_max_bytes") != std::string::npos);
     CHECK(text.find("Durations take a unit") != std::string::npos);

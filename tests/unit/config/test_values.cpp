@@ -2,6 +2,7 @@
 
 #include "config/directives.hpp"
 #include "config/values.hpp"
+#include "proto/session_id.hpp"
 
 using namespace rtmpt::config;
 using namespace std::chrono_literals;
@@ -122,6 +123,23 @@ TEST_CASE("string rule choice: one of the row's words, exactly") {
     CHECK(error_of("log.format", "JSON") == "expected one of text, logfmt, json, got \"JSON\"");
     CHECK(error_of("log.format", "xml") == "expected one of text, logfmt, json, got \"xml\"");
     CHECK(describe_bounds(row("log.format")) == "text|logfmt|json");
+}
+
+TEST_CASE("node.tag: empty, or what proto accepts as a tag") {
+    Config c;
+    CHECK(assign("node.tag", "", c).empty());
+    CHECK(c.node.tag.empty());
+    CHECK(assign("node.tag", "eu-west_1", c).empty());
+    CHECK(c.node.tag == "eu-west_1");
+    CHECK(row("node.tag").max == rtmpt::proto::kMaxNodeTagLength);
+    CHECK(assign("node.tag", std::string(16, 'n'), c).empty());
+    CHECK(error_of("node.tag", std::string(17, 'n')) == "must be at most 16 bytes, got 17");
+    for (const char* bad : {"n.1", "n/1", "n 1", "n1\r\n", "n\xc3\xa9"}) {
+        CAPTURE(bad);
+        CHECK(error_of("node.tag", bad) ==
+              std::string("may hold only letters, digits, '-' and '_', got ") + quoted(bad));
+    }
+    CHECK(describe_bounds(row("node.tag")) == "letters, digits, '-', '_', 0..16 bytes");
 }
 
 TEST_CASE("string rules: none, and a minimum length above 1") {

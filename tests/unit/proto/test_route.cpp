@@ -39,12 +39,22 @@ TEST_CASE("malformed tunnel paths are unknown") {
     for (const char* path :
          {"", "/", "send/x/1", "/send/x/1/", "/close/x/1/", "/send", "/send/", "/send//1", "/send/x/",
           "/send/x/1/2", "/send/x/-1", "/send/x/1a", "/send/x/12345678901234567890", "/push/x/1",
-          "/send/a.b/1", "/send/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1"}) {
+          "/send/a.b.c/1", "/send/.b/1", "/send/a./1", "/send/a%2eb/1",
+          "/send/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1"}) {
         CAPTURE(path);
         CHECK(parse_route(path).kind == RouteKind::unknown);
     }
-    // 31 characters is the longest id a route carries.
-    CHECK(parse_route("/send/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1").kind == RouteKind::send);
+    // 39 characters is the longest id a route carries: a 16-character tag, a dot, 22 characters.
+    CHECK(parse_route("/send/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1").kind == RouteKind::send);
+}
+
+TEST_CASE("tagged ids route whole, the tag included") {
+    const Route r = parse_route("/idle/n1.Hk3-_9/3");
+    CHECK(r.kind == RouteKind::idle);
+    CHECK(r.session_id == "n1.Hk3-_9");
+    CHECK(*r.seq == 3);
+    CHECK(parse_route("/close/n1.Hk3").session_id == "n1.Hk3");
+    CHECK(parse_route("/send/tttttttttttttttt.rrrrrrrrrrrrrrrrrrrrrr/0").kind == RouteKind::send);
 }
 
 TEST_CASE("route kind names") {

@@ -37,6 +37,61 @@ TEST_CASE("well-formed ids") {
     CHECK_FALSE(is_well_formed_session_id("a b"));
     CHECK_FALSE(is_well_formed_session_id("a/b"));
     CHECK_FALSE(is_well_formed_session_id("a\n"));
-    CHECK_FALSE(is_well_formed_session_id(std::string(32, 'a')));
-    CHECK(is_well_formed_session_id(std::string(31, 'a')));
+    CHECK_FALSE(is_well_formed_session_id("a%2e"));
+    CHECK_FALSE(is_well_formed_session_id(std::string(kMaxSessionIdLength + 1, 'a')));
+    CHECK(is_well_formed_session_id(std::string(kMaxSessionIdLength, 'a')));
+}
+
+TEST_CASE("well-formed tagged ids: one dot, after a valid tag, before a non-empty rest") {
+    CHECK(kMaxSessionIdLength == 39);
+    CHECK(is_well_formed_session_id("n1.x"));
+    CHECK(is_well_formed_session_id("eu-west_1.Hk3-_9"));
+    const std::string longest =
+        std::string(kMaxNodeTagLength, 't') + "." + std::string(kSessionIdLength, 'r');
+    CHECK(longest.size() == kMaxSessionIdLength);
+    CHECK(is_well_formed_session_id(longest));
+    CHECK_FALSE(is_well_formed_session_id(longest + "r"));
+    // A tag longer than any valid one, even within the total length.
+    CHECK_FALSE(is_well_formed_session_id(std::string(kMaxNodeTagLength + 1, 't') + ".r"));
+    CHECK_FALSE(is_well_formed_session_id(".abc"));  // empty tag
+    CHECK_FALSE(is_well_formed_session_id("n1."));   // empty rest
+    CHECK_FALSE(is_well_formed_session_id("."));
+    CHECK_FALSE(is_well_formed_session_id("n1.a.b"));  // a second dot
+    CHECK_FALSE(is_well_formed_session_id("n1..ab"));
+    CHECK_FALSE(is_well_formed_session_id("n 1.ab"));  // tag character
+    CHECK_FALSE(is_well_formed_session_id("n1.a b"));  // rest character
+}
+
+TEST_CASE("node tags: 1..16 of [A-Za-z0-9_-]") {
+    CHECK(is_valid_node_tag("n1"));
+    CHECK(is_valid_node_tag("A-z_09"));
+    CHECK(is_valid_node_tag(std::string(kMaxNodeTagLength, 'x')));
+    CHECK_FALSE(is_valid_node_tag(""));
+    CHECK_FALSE(is_valid_node_tag(std::string(kMaxNodeTagLength + 1, 'x')));
+    for (const char* bad : {"n.1", "n/1", "n 1", "n%1", "n:1", "n\n", "caf\xc3\xa9"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(is_valid_node_tag(bad));
+    }
+}
+
+TEST_CASE("a tagged id is the tag, a dot and the same 22 random characters") {
+    SessionIdEntropy ones;
+    ones.fill(0xff);
+    CHECK(format_session_id(ones, "") == "_____________________w");
+    const std::string id = format_session_id(ones, "n1");
+    CHECK(id == "n1._____________________w");
+    CHECK(is_well_formed_session_id(id));
+    CHECK(node_tag_of(id) == "n1");
+    const std::string longest = format_session_id(ones, std::string(kMaxNodeTagLength, 'T'));
+    CHECK(longest.size() == kMaxSessionIdLength);
+    CHECK(is_well_formed_session_id(longest));
+    // The id and its newline fit ffmpeg's 64-byte read of the open reply with room to spare.
+    CHECK(longest.size() + 1 < 64);
+}
+
+TEST_CASE("node_tag_of") {
+    CHECK(node_tag_of("Hk3abc").empty());
+    CHECK(node_tag_of("").empty());
+    CHECK(node_tag_of("n2.Hk3abc") == "n2");
+    CHECK(node_tag_of("eu-1_a.x") == "eu-1_a");
 }
