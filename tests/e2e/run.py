@@ -12,6 +12,7 @@ this harness alone. --keep keeps the working directory (clip, outputs, client lo
 """
 import argparse
 import http.client
+import json
 import os
 import re
 import shutil
@@ -277,6 +278,42 @@ class EndToEnd(unittest.TestCase):
         s.check_outputs(lossy_publisher=False)
         s.finish()
 
+    def check_admin_during_stream(self, s, gw, sessions):
+        """/metrics (valid for promtool, bytes flowing both ways), /sessions and /healthz mid-stream."""
+        status, body = admin_get(gw, "/metrics")
+        page = body.decode()
+        tool = shutil.which("promtool")
+        if tool is None:
+            s.problems.append("promtool not found (Debian package prometheus)")
+        else:
+            r = subprocess.run([tool, "check", "metrics"], input=page, capture_output=True, text=True, timeout=30)
+            if r.returncode != 0:
+                s.problems.append(f"promtool check metrics failed: {r.stdout}{r.stderr}")
+
+        def value(series):
+            m = re.search(r"^" + re.escape(series) + r" (\S+)$", page, re.M)
+            return float(m.group(1)) if m else None
+
+        if status != 200 or value("rtmpt_gateway_sessions_active") != sessions:
+            s.problems.append(f"/metrics: {status}, sessions_active {value('rtmpt_gateway_sessions_active')}, "
+                              f"expected {sessions}")
+        for direction in ("up", "down"):
+            if not (value(f'rtmpt_gateway_bytes_total{{direction="{direction}"}}') or 0) > 0:
+                s.problems.append(f"/metrics: no bytes {direction} during the stream")
+        status, body = admin_get(gw, "/sessions")
+        listed = json.loads(body)
+        if status != 200 or len(listed) != sessions:
+            s.problems.append(f"/sessions: {status}, {len(listed)} sessions listed, expected {sessions}")
+        status, _ = admin_get(gw, "/healthz")
+        if status != 200:
+            s.problems.append(f"/healthz mid-stream: {status}")
+        wanted = ("sessions_active", "bytes_total", "poll_replies_total", "queued_bytes", "requests_total",
+                  "backend_connect_seconds_count")
+        excerpt = [line for line in page.splitlines()
+                   if not line.startswith("#") and any(w in line for w in wanted)]
+        print(f"\n[{s.name}] /metrics during the stream (excerpt):\n  " + "\n  ".join(excerpt), file=sys.stderr,
+              flush=True)
+
     def own_gateway(self, **overrides):
         """A gateway for this test alone (it is reloaded or stopped); Scenario follows it."""
         gw = GatewayProcess(ARGS.binary, gateway_yaml(self.nginx.port, **overrides))
@@ -346,9 +383,13 @@ class EndToEnd(unittest.TestCase):
         s.wait_players_connected()
         s.start_publish(self.gw_url(s.name))
         s.wait_publishing()
+        self.check_admin_during_stream(s, gw, sessions=3)
         signalled = time.monotonic()
         gw.signal(signal.SIGTERM)
         gw.wait_for_log(r"draining sessions=3: ")
+        status, health = admin_get(gw, "/healthz")
+        if status != 503 or "shutting down" not in health.decode():
+            s.problems.append(f"/healthz during the drain: {status} {health!r}, expected 503 shutting down")
         conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
         conn.request("POST", "/open/1", body=b"\x00", headers={"Content-Type": "application/x-fcs"})
         refused = conn.getresponse()
@@ -369,6 +410,18 @@ class EndToEnd(unittest.TestCase):
         print(f"\n[drain] SIGTERM while streaming; publisher ran {s.publisher.elapsed():.1f}s in all; the gateway "
               f"exited {status} {time.monotonic() - signalled:.1f}s after the signal", file=sys.stderr, flush=True)
         s.finish()
+
+
+def admin_get(gw, path):
+    """(status, body) of one GET on the gateway's admin listener."""
+    host, port = gw.admin_address()
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
 
 
 def main():
