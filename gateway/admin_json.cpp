@@ -17,12 +17,18 @@ using proto::json_string;
 
 }  // namespace
 
+std::string shown_session_id(std::string_view id) {
+    const std::size_t dot = id.find('.');
+    const std::size_t random_from = dot == std::string_view::npos ? 0 : dot + 1;
+    return std::string(id.substr(0, random_from + kShownIdLength));
+}
+
 std::string sessions_json(std::span<const SessionInfo> sessions) {
     std::string out = "[";
     for (std::size_t i = 0; i < sessions.size(); ++i) {
         const SessionInfo& s = sessions[i];
         out += i == 0 ? "\n" : ",\n";
-        out += "{\"id\":" + json_string(s.id.substr(0, kShownIdLength));
+        out += "{\"id\":" + json_string(shown_session_id(s.id));
         out += ",\"client\":" + json_string(s.client);
         out += ",\"age\":" + seconds(s.age_seconds);
         out += ",\"idle\":" + seconds(s.idle_seconds);

@@ -9,8 +9,12 @@
 
 namespace rtmpt::gateway {
 
-// Session ids are the only credential a tunnel has: this many characters are shown, no more.
+// Session ids are the only credential a tunnel has: this many characters of the random part are
+// shown, no more; a node tag ("n1.") is shown whole in front of them.
 inline constexpr std::size_t kShownIdLength = 8;
+
+// "n1.Hk3vQ9x_2mPpL-7aZcRtWw" -> "n1.Hk3vQ9x_"; "Hk3vQ9x_2mPpL-7aZcRtWw" -> "Hk3vQ9x_".
+[[nodiscard]] std::string shown_session_id(std::string_view id);
 
 // One live session as /sessions lists it.
 struct SessionInfo {

@@ -63,7 +63,14 @@ bool AdminServer::open() {
 
 void AdminServer::accept(evutil_socket_t fd, std::string peer) {
     if (connections_.size() >= worker_.config().admin.max_connections) {
-        ++worker_.counters().admin_refused;
+        const std::uint64_t refused = ++worker_.counters().admin_refused;
+        // A scraper retrying in a loop must not flood the log: once a second, with the count.
+        if (const auto now = Clock::now(); now - last_refusal_log_ >= std::chrono::seconds(1)) {
+            last_refusal_log_ = now;
+            worker_.log().warn("admin connection refused client=" + peer +
+                               ": admin.max_connections reached (" + std::to_string(refused) +
+                               " refused so far)");
+        }
         evutil_closesocket(fd);
         return;
     }

@@ -10,6 +10,7 @@
 
 #include <llhttp.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -54,6 +55,7 @@ class AdminServer {
     std::vector<std::unique_ptr<AdminConnection>> retired_;
     EventPtr reaper_;
     HealthProbe probe_;
+    std::chrono::steady_clock::time_point last_refusal_log_{};  // refusals are logged once a second
 };
 
 }  // namespace rtmpt::gateway

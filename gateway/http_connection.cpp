@@ -19,11 +19,16 @@ using proto::HttpStatus;
 namespace {
 
 // A request target for a log line: at most 128 bytes, anything but visible ASCII as '?', so the
-// line stays one line and one field.
+// line stays one line and one field; ':' as its URL escape %3A, since a field ending in ':' would
+// end the fields of the line (gateway/log_format.hpp).
 [[nodiscard]] std::string printable_target(std::string_view target) {
-    std::string shown(target.substr(0, 128));
-    for (char& c : shown) {
-        if (c <= 0x20 || c > 0x7e) c = '?';
+    std::string shown;
+    for (const char c : target.substr(0, 128)) {
+        if (c == ':') {
+            shown += "%3A";
+        } else {
+            shown += (c <= 0x20 || c > 0x7e) ? '?' : c;
+        }
     }
     return shown;
 }

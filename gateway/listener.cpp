@@ -38,17 +38,19 @@ std::string format_address(const sockaddr* addr) {
 Listener::Listener(Worker& worker, const config::HostPort& address, AcceptFn on_accept)
     : worker_(worker), address_(address), on_accept_(std::move(on_accept)) {}
 
-bool Listener::open() {
+bool Listener::open(bool numeric_only) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | (numeric_only ? AI_NUMERICHOST : 0);
     addrinfo* found = nullptr;
     const std::string port = std::to_string(address_.port);
     const std::string what = address_.host + ":" + port;
-    // Start-up only: blocking resolution is fine before the loop runs.
+    // Blocking resolution is fine before the loop runs; a reload passes numeric_only.
     if (const int rc = getaddrinfo(address_.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
         error_ = "cannot resolve listen address " + what + ": " + gai_strerror(rc);
+        if (numeric_only && rc == EAI_NONAME)
+            error_ += " (a reload takes IP addresses only; restart to use a name)";
         return false;
     }
     const addrinfo* ai = found;

@@ -24,7 +24,8 @@ class Listener {
     Listener& operator=(const Listener&) = delete;
 
     // Binds and starts accepting. On failure returns false and sets error().
-    [[nodiscard]] bool open();
+    // `numeric_only`: an IP address, never a name lookup (once the loop runs, a lookup would stall it).
+    [[nodiscard]] bool open(bool numeric_only = false);
     [[nodiscard]] const std::string& error() const { return error_; }
     // The address actually bound (the kernel picks the port when the config says 0).
     [[nodiscard]] const std::string& bound_address() const { return bound_; }

@@ -57,6 +57,11 @@ int main(int argc, char** argv) {
 
     // A client vanishing mid-write must be an error return, not a process-killing signal.
     std::signal(SIGPIPE, SIG_IGN);
+    // The worker's signal events put back the handlers they found when it goes; with "ignore" found,
+    // a late SIGHUP or SIGTERM cannot cut the last log lines (the stats line) short.
+    std::signal(SIGHUP, SIG_IGN);
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGINT, SIG_IGN);
 
     const config::Config& cfg = *loaded.config;
     gateway::Logger log(cfg.log.level, 2,

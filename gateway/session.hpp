@@ -51,6 +51,8 @@ class Session final : private BackendEvents {
     [[nodiscard]] const std::string& id() const { return id_; }
     [[nodiscard]] State state() const { return state_; }
     [[nodiscard]] const std::string& client_address() const { return client_address_; }
+    // The configuration as it was when the session opened: reloads do not change a live session.
+    [[nodiscard]] const config::Config& cfg() const { return snapshot_->config; }
 
     // For the admin pages. The info points into the session: use it before the session can end.
     [[nodiscard]] SessionInfo info(Clock::time_point now) const;
@@ -88,8 +90,6 @@ class Session final : private BackendEvents {
     void answer_with_error(std::vector<ReplySlotPtr>& waiters, int status, std::string_view why);
     static void on_hold_timeout(evutil_socket_t, short, void* arg);
 
-    // The configuration as it was when the session opened: reloads do not change a live session.
-    [[nodiscard]] const config::Config& cfg() const { return snapshot_->config; }
     [[nodiscard]] const proto::ReplyBuilder& replies() const { return snapshot_->replies; }
 
     Worker& worker_;

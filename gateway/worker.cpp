@@ -66,7 +66,7 @@ bool Worker::start() {
     event_add(sigint_.get(), nullptr);
     event_add(sigterm_.get(), nullptr);
     event_add(sighup_.get(), nullptr);
-    if (!open_listeners(config().listen)) return false;
+    if (!open_listeners(config().listen, /*numeric_only=*/false)) return false;
     if (!config().admin.listen.empty()) {
         admin_ = std::make_unique<AdminServer>(*this);
         if (!admin_->open()) return false;
@@ -75,7 +75,7 @@ bool Worker::start() {
     return true;
 }
 
-bool Worker::open_listeners(const std::vector<config::HostPort>& wanted) {
+bool Worker::open_listeners(const std::vector<config::HostPort>& wanted, bool numeric_only) {
     std::vector<std::unique_ptr<Listener>> opened;
     bool ok = true;
     for (const auto& address : wanted) {
@@ -83,7 +83,7 @@ bool Worker::open_listeners(const std::vector<config::HostPort>& wanted) {
                                               [&](const auto& l) { return l->address() == address; });
         if (open_already) continue;
         auto listener = std::make_unique<Listener>(*this, address);
-        if (!listener->open()) {
+        if (!listener->open(numeric_only)) {
             log_.error(listener->error());
             ok = false;
             continue;
@@ -136,7 +136,8 @@ void Worker::reload() {
                   " changed but applies only at the next start; it keeps its running value");
     }
     // New addresses first, old ones after: some listener accepts at every moment.
-    if (!open_listeners(next.listen)) {
+    // A host name would mean a blocking lookup inside the running loop: IP addresses only here.
+    if (!open_listeners(next.listen, /*numeric_only=*/true)) {
         ++counters_.reloads_failed;
         log_.error("reload refused: cannot listen on every address of " + config_path_ +
                    "; the running configuration stays");
@@ -198,7 +199,7 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
             }
             return;
         case RouteKind::open:
-            open_session(identify(connection, request), std::move(slot));
+            open_session(identify(connection, request, config().access), std::move(slot));
             return;
         case RouteKind::send:
         case RouteKind::idle:
@@ -212,8 +213,11 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
                 slot->fill(replies().error(HttpStatus::not_found, "unknown session", false));
                 return;
             }
-            if (config().access.bind_session_to_client) {
-                const ClientIdentity client = identify(connection, request);
+            // The session's own access settings: a reload must not turn on binding, or change whose
+            // X-Forwarded-For is believed, for a session opened before it.
+            if (const config::AccessConfig& access = it->second->cfg().access;
+                access.bind_session_to_client) {
+                const ClientIdentity client = identify(connection, request, access);
                 if (client.address != it->second->client_address()) {
                     ++counters_.refused_other_client;
                     log_.info("http client=" + client.shown + " answered 403: session sid=" + it->first +
@@ -239,11 +243,12 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
     slot->fill(replies().error(HttpStatus::not_found, "not an RTMPT path", false));
 }
 
-ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequest& request) {
+ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequest& request,
+                                const config::AccessConfig& access) {
     const std::optional<proto::IpAddress>& peer = connection.peer_ip();
     if (!peer)
         return ClientIdentity{address_without_port(connection.peer()), connection.peer(), std::nullopt};
-    const auto& trusted = config().access.trusted_proxies;
+    const auto& trusted = access.trusted_proxies;
     if (trusted.empty() || !proto::any_contains(trusted, *peer)) {
         return ClientIdentity{peer->to_string(), connection.peer(), peer};
     }
@@ -281,7 +286,12 @@ void Worker::open_session(const ClientIdentity& client, ReplySlotPtr slot) {
     }
     if (run_state_ != RunState::running) {
         ++counters_.refused_draining;
-        log_.info("session refused client=" + client.shown + ": shutting down");
+        // Behind a load balancer that retries opens elsewhere these come in bursts: once a second.
+        if (const auto now = Clock::now(); now - last_drain_refusal_log_ >= std::chrono::seconds(1)) {
+            last_drain_refusal_log_ = now;
+            log_.info("session refused client=" + client.shown + ": shutting down (" +
+                      std::to_string(counters_.refused_draining) + " refused so far)");
+        }
         slot->fill(replies().error(HttpStatus::service_unavailable, "shutting down", false));
         return;
     }
@@ -350,7 +360,8 @@ void Worker::reap() {
 }
 
 void Worker::janitor() {
-    log_.flush();  // lines stderr could not take at once
+    log_.flush();                                  // lines stderr could not take at once
+    counters_.log_lines_dropped = log_.dropped();  // current for /metrics, not only the stats line
     const auto now = Clock::now();
     sweep_sessions(now);
     if (run_state_ != RunState::draining) return;
@@ -403,9 +414,9 @@ void Worker::shut_down() {
     counters_.log_lines_dropped = log_.dropped();
     log_.info("stats " + counters_.format());
     event_del(janitor_.get());
-    event_del(sigint_.get());
-    event_del(sigterm_.get());
-    event_del(sighup_.get());
+    // The signal events stay: drain() and reload() do nothing now, whereas deleting them would put
+    // the default handlers back, and a SIGHUP (logrotate, systemctl reload) would kill the process
+    // before its last replies and lines are out.
     // Let queued replies and lingering backend bytes go out, then stop.
     const timeval grace{0, 200'000};
     event_base_loopexit(base_.get(), &grace);

@@ -91,7 +91,8 @@ class Worker {
     [[nodiscard]] std::size_t linger_count() const { return linger_.size(); }
 
   private:
-    [[nodiscard]] ClientIdentity identify(const HttpConnection& connection, const HttpRequest& request);
+    [[nodiscard]] ClientIdentity identify(const HttpConnection& connection, const HttpRequest& request,
+                                          const config::AccessConfig& access);
     // The access rule that refuses `client` a session, or nullptr when it may open one.
     [[nodiscard]] const char* access_refusal(const ClientIdentity& client) const;
     void open_session(const ClientIdentity& client, ReplySlotPtr slot);
@@ -100,7 +101,7 @@ class Worker {
     void janitor();
     // Opens the listeners of `wanted` that are not open yet; on any failure closes the ones it
     // opened and returns false, so a reload either gets all its addresses or changes nothing.
-    [[nodiscard]] bool open_listeners(const std::vector<config::HostPort>& wanted);
+    [[nodiscard]] bool open_listeners(const std::vector<config::HostPort>& wanted, bool numeric_only);
     void close_listeners_not_in(const std::vector<config::HostPort>& wanted);
     void apply_log_settings(const config::LogConfig& log);
     static void on_reap(evutil_socket_t, short, void* arg);
@@ -116,7 +117,8 @@ class Worker {
     LingerSet linger_;
     Counters counters_;
     std::unordered_map<std::string, std::uint32_t> sessions_per_client_;  // client address -> open sessions
-    Clock::time_point last_refusal_log_{};  // connection refusals are logged at most once a second
+    Clock::time_point last_refusal_log_{};        // connection refusals are logged at most once a second
+    Clock::time_point last_drain_refusal_log_{};  // so are opens refused while draining
 
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> connections_;

@@ -112,6 +112,14 @@ class AccessLogTest(GatewayTestCase):
         self.gw.wait_for_log(r"access .* status=431")
         self.assertEqual([line[2] for line in self.access_lines()], ["431"])
 
+    def test_colon_in_a_path_cannot_end_the_fields(self):
+        self.start(log__access="true", log__format="logfmt")
+        self.assertError(self.connect().request("/x:", b""), 404)
+        self.gw.wait_for_log(r"event=access ")
+        self.stop_gateway()
+        access = next(parse_logfmt(line) for line in self.gw.lines if "event=access " in line)
+        self.assertEqual((access["path"], access["status"], access["in"]), ("/x%3A", "404", "0"))
+
     def test_off_by_default(self):
         self.start()
         s = self.open()

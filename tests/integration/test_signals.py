@@ -111,6 +111,39 @@ class ReloadTest(SignalTestCase):
         stats = self.stop_and_stats()
         self.assertEqual((stats["reloads"], stats["reloads_failed"], stats["closed_max_lifetime"]), (0, 1, 0))
 
+    def test_listen_host_names_need_a_restart(self):
+        self.start()
+        self.reload(self.config(listen=[f"localhost:{free_port()}"]),
+                    r"reload refused: cannot listen on every address")
+        self.assertIn("a reload takes IP addresses only; restart to use a name", self.gw.log_text())
+        self.open()
+        self.assertEqual(self.stop_and_stats()["reloads_failed"], 1)
+
+    def test_binding_turned_on_spares_sessions_opened_before(self):
+        self.start()
+        before = self.open(self.connect(source="127.0.0.1"))
+        self.reload(self.config(access__bind_session_to_client="true"), r"changed=access.bind_session_to_client: ")
+        after = self.open(self.connect(source="127.0.0.1"))
+        elsewhere = self.connect(source="127.0.0.2")
+        # The session opened before the reload keeps answering any address, as it did.
+        self.assertReply(before.idle(conn=elsewhere))
+        r = after.idle(conn=elsewhere)
+        self.assertError(r, 403)
+        self.assertEqual(r.body, b"session belongs to another address\n")
+        self.assertEqual(self.stop_and_stats()["refused_other_client"], 1)
+
+    def test_signals_while_stopping_do_not_kill(self):
+        self.start(process__shutdown_timeout=q("1s"))
+        self.open()
+        self.backend.wait_for_connection(0)
+        self.gw.signal(signal.SIGTERM)
+        self.gw.wait_for_log(r"shutting down: 1 sessions", timeout=10)
+        # Within the last 200ms the gateway gives its replies: a reload or stop signal now is ignored.
+        self.gw.signal(signal.SIGHUP)
+        self.gw.signal(signal.SIGTERM)
+        self.assertEqual(self.wait_gateway_exit(), 0)
+        self.assertEqual(parse_stats(self.gw.lines)["closed_shutdown"], 1)
+
     def test_identity_keys_wait_for_a_restart(self):
         self.start()
         m = self.reload(self.config(process__user=q("nobody"), session__idle_hold=q("0ms")),

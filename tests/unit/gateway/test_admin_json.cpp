@@ -35,6 +35,14 @@ TEST_CASE("sessions_json: one object per session, ids cut to 8 characters") {
     CHECK(json.find("Hk3abcdef") == std::string::npos);
 }
 
+TEST_CASE("shown_session_id: a node tag stays whole, 8 characters of the random part follow") {
+    CHECK(shown_session_id("Hk3vQ9x_2mPpL-7aZcRtWw") == "Hk3vQ9x_");
+    CHECK(shown_session_id("n1.Hk3vQ9x_2mPpL-7aZcRtWw") == "n1.Hk3vQ9x_");
+    CHECK(shown_session_id("frankfurt-01.Hk3vQ9x_2mPpL-7aZcRtWw") == "frankfurt-01.Hk3vQ9x_");
+    CHECK(shown_session_id("short") == "short");
+    CHECK(shown_session_id("") == "");
+}
+
 TEST_CASE("health: ok only when not shutting down and the backend answers") {
     HealthReport r;
     r.backend_ok = true;
