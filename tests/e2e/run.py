@@ -336,7 +336,7 @@ class EndToEnd(unittest.TestCase):
         s.start_publish(self.gw_url(s.name))
         s.wait_publishing()
         new_port = nginx_free_port()
-        moved = gateway_yaml(self.nginx.port).replace('listen: ["127.0.0.1:0"]', f'listen: ["127.0.0.1:{new_port}"]')
+        moved = gateway_yaml(self.nginx.port).replace('listen: ["127.0.0.1:0"]', f'listen: ["127.0.0.1:{new_port}"]', 1)
 
         def reload(text, expect):
             start = len(gw.lines)

@@ -32,6 +32,9 @@ class GatewayProcess:
         self._reader = threading.Thread(target=self._read_log, daemon=True)
         self._reader.start()
         m = self.wait_for_log(r"(?<!admin )listening on (\S+):(\d+)", timeout=start_timeout)
+        # The identity line comes last in start-up (after every listener, the admin one too): from
+        # here on the process holds what it holds at rest, which descriptor counts compare with.
+        self.wait_for_log(r"running as |switched to user |running unprivileged", timeout=start_timeout)
         self.host, self.port = m.group(1).strip("[]"), int(m.group(2))
         self._admin = None
 
