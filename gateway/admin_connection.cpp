@@ -61,6 +61,7 @@ void AdminConnection::parse_input() {
             status == HttpStatus::header_fields_too_large ? "request header too large\n"
             : status == HttpStatus::payload_too_large     ? "admin requests take no body\n"
                                                           : "malformed request\n";
+        server_.note_error(peer_, status, why);
         reply(proto::plain_response(status, "text/plain", why));
         return;
     }

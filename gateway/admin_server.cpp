@@ -83,12 +83,14 @@ void AdminServer::handle(AdminConnection& connection, llhttp_method_t method, st
     const std::string_view path = target.substr(0, target.find('?'));
     const bool known = path == "/metrics" || path == "/healthz" || path == "/sessions";
     if (!known) {
+        note_error(connection.peer(), HttpStatus::not_found, "not an admin endpoint");
         connection.reply(proto::plain_response(HttpStatus::not_found, kText,
                                                "not found: the admin endpoints are /metrics, /healthz and "
                                                "/sessions\n"));
         return;
     }
     if (method != HTTP_GET) {
+        note_error(connection.peer(), HttpStatus::method_not_allowed, "method is not GET");
         connection.reply(
             proto::plain_response(HttpStatus::method_not_allowed, kText, "only GET\n", "Allow: GET\r\n"));
         return;
@@ -105,6 +107,18 @@ void AdminServer::handle(AdminConnection& connection, llhttp_method_t method, st
         connection.wait_for_probe();
         probe_.check(connection, worker_.config().backend.address,
                      worker_.config().admin.health_probe_timeout);
+    }
+}
+
+void AdminServer::note_error(const std::string& peer, HttpStatus status, std::string_view why) {
+    const std::uint64_t errors = ++worker_.counters().admin_errors;
+    // A misconfigured scraper repeats itself: one line a second, with the count.
+    if (const auto now = Clock::now(); now - last_error_log_ >= std::chrono::seconds(1)) {
+        last_error_log_ = now;
+        std::string reason(why);
+        while (!reason.empty() && reason.back() == '\n') reason.pop_back();
+        worker_.log().info("admin client=" + peer + " answered " + std::to_string(static_cast<int>(status)) +
+                           ": " + reason + " (" + std::to_string(errors) + " so far)");
     }
 }
 

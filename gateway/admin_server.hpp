@@ -7,6 +7,7 @@
 #include "gateway/event_ptr.hpp"
 #include "gateway/health_probe.hpp"
 #include "gateway/listener.hpp"
+#include "proto/http_reply.hpp"
 
 #include <llhttp.h>
 
@@ -36,6 +37,8 @@ class AdminServer {
     void handle(AdminConnection& connection, llhttp_method_t method, std::string_view target);
     // Frees the connection at the next turn of the loop: it may be in one of its callbacks now.
     void retire(AdminConnection& connection);
+    // An admin request answered 4xx: counted (admin_errors), and logged at most once a second.
+    void note_error(const std::string& peer, proto::HttpStatus status, std::string_view why);
 
     [[nodiscard]] std::string health_page(const HealthProbe::Result& probe) const;
 
@@ -56,6 +59,7 @@ class AdminServer {
     EventPtr reaper_;
     HealthProbe probe_;
     std::chrono::steady_clock::time_point last_refusal_log_{};  // refusals are logged once a second
+    std::chrono::steady_clock::time_point last_error_log_{};    // and so are 4xx answers
 };
 
 }  // namespace rtmpt::gateway

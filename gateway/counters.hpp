@@ -63,6 +63,8 @@ namespace rtmpt::gateway {
     X(replies_data, "poll_replies", "data", "send and idle replies with backend bytes")                      \
     X(admin_refused, "refusals", "admin_max_connections",                                                    \
       "admin connections closed at accept: admin.max_connections")                                           \
+    X(admin_errors, "admin_errors", "",                                                                      \
+      "admin requests answered 4xx: unknown path, not GET, malformed or too large")                          \
     X(log_lines_dropped, "log_lines_dropped", "", "log lines dropped: stderr took none for a 1 MiB backlog") \
     X(reloads, "reloads", "", "configuration reloads applied (SIGHUP)")                                      \
     X(reloads_failed, "reloads_failed", "",                                                                  \

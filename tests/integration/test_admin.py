@@ -302,6 +302,11 @@ class AdminHttpTest(AdminTestCase):
         self.assertEqual(self.raw_admin(b"NOT HTTP\r\n\r\n")[:12], b"HTTP/1.1 400")
         # The RTMPT side is unaffected and never answers admin paths.
         self.assertError(self.connect().request("/metrics", b"\x00"), 404)
+        # Seven 4xx answers: counted, and logged at most once a second (here: the first).
+        self.assertEqual(self.metrics().get("admin_errors_total"), 7)
+        self.assertRegex(self.gw.log_text(), r"admin client=127\.0\.0\.1:\d+ answered 404: not an admin endpoint "
+                                             r"\(1 so far\)")
+        self.assertEqual(self.stop_and_stats()["admin_errors"], 7)
 
     def raw_admin(self, data):
         with socket.create_connection(self.gw.admin_address(), timeout=5) as sock:
