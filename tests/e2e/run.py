@@ -314,6 +314,16 @@ class EndToEnd(unittest.TestCase):
         print(f"\n[{s.name}] /metrics during the stream (excerpt):\n  " + "\n  ".join(excerpt), file=sys.stderr,
               flush=True)
 
+    def start_live_stream(self, s):
+        """ffmpeg and rtmpdump play through the gateway, ffmpeg directly (the reference); once they are
+        connected, ffmpeg publishes through the gateway. Returns when nginx has the publish."""
+        s.add_player("ffmpeg", "ffmpeg-rtmpt", self.gw_url(s.name), compare_with="ffmpeg-direct")
+        s.add_player("rtmpdump", "rtmpdump-rtmpt", self.gw_url(s.name), compare_with="ffmpeg-direct")
+        s.add_player("ffmpeg", "ffmpeg-direct", self.direct_url(s.name))
+        s.wait_players_connected()
+        s.start_publish(self.gw_url(s.name))
+        s.wait_publishing()
+
     def own_gateway(self, **overrides):
         """A gateway for this test alone (it is reloaded or stopped); Scenario follows it."""
         gw = GatewayProcess(ARGS.binary, gateway_yaml(self.nginx.port, **overrides))
@@ -329,12 +339,7 @@ class EndToEnd(unittest.TestCase):
         gw = self.own_gateway()
         old_port = gw.port
         s = Scenario(self, "reload")
-        s.add_player("ffmpeg", "ffmpeg-rtmpt", self.gw_url(s.name), compare_with="ffmpeg-direct")
-        s.add_player("rtmpdump", "rtmpdump-rtmpt", self.gw_url(s.name), compare_with="ffmpeg-direct")
-        s.add_player("ffmpeg", "ffmpeg-direct", self.direct_url(s.name))
-        s.wait_players_connected()
-        s.start_publish(self.gw_url(s.name))
-        s.wait_publishing()
+        self.start_live_stream(s)
         new_port = nginx_free_port()
         moved = gateway_yaml(self.nginx.port).replace('listen: ["127.0.0.1:0"]', f'listen: ["127.0.0.1:{new_port}"]', 1)
 
@@ -377,12 +382,7 @@ class EndToEnd(unittest.TestCase):
             self.skipTest("needs the gateway")
         gw = self.own_gateway(process__shutdown_timeout='"90s"')
         s = Scenario(self, "drain")
-        s.add_player("ffmpeg", "ffmpeg-rtmpt", self.gw_url(s.name), compare_with="ffmpeg-direct")
-        s.add_player("rtmpdump", "rtmpdump-rtmpt", self.gw_url(s.name), compare_with="ffmpeg-direct")
-        s.add_player("ffmpeg", "ffmpeg-direct", self.direct_url(s.name))
-        s.wait_players_connected()
-        s.start_publish(self.gw_url(s.name))
-        s.wait_publishing()
+        self.start_live_stream(s)
         self.check_admin_during_stream(s, gw, sessions=3)
         signalled = time.monotonic()
         gw.signal(signal.SIGTERM)
