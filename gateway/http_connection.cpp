@@ -3,6 +3,7 @@
 #include "gateway/socket_reset.hpp"
 #include "gateway/timeval.hpp"
 #include "gateway/worker.hpp"
+#include "proto/plain_reply.hpp"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -332,8 +333,7 @@ void HttpConnection::flush_ready_replies() {
 }
 
 void HttpConnection::log_access(const AccessNote& note, std::string_view response) const {
-    // "HTTP/1.1 200 OK\r\n...\r\n\r\nbody": every reply is built by proto::ReplyBuilder.
-    const std::string_view status = response.size() > 12 ? response.substr(9, 3) : "-";
+    const std::optional<int> status = proto::response_status(response);
     const std::size_t head_end = response.find("\r\n\r\n");
     const std::size_t body = head_end == std::string_view::npos ? 0 : response.size() - head_end - 4;
     const double ms =
@@ -341,8 +341,8 @@ void HttpConnection::log_access(const AccessNote& note, std::string_view respons
     char took[32];
     std::snprintf(took, sizeof took, "%.3f", ms);
     worker_.log().info("access client=" + peer_ + " method=" + note.method + " path=" + note.target +
-                       " status=" + std::string(status) + " in=" + std::to_string(note.body_bytes) +
-                       " out=" + std::to_string(body) + " ms=" + took);
+                       " status=" + (status ? std::to_string(*status) : "-") + " in=" +
+                       std::to_string(note.body_bytes) + " out=" + std::to_string(body) + " ms=" + took);
 }
 
 void HttpConnection::on_write(bufferevent* bev, void* arg) {

@@ -1,7 +1,8 @@
 #include "gateway/log_format.hpp"
 
+#include "proto/json.hpp"
+
 #include <algorithm>
-#include <cstdio>
 
 namespace rtmpt::gateway {
 namespace {
@@ -25,26 +26,6 @@ namespace {
     return s;
 }
 
-// Control characters and bytes past ASCII become \u00XX: the output is valid JSON (and UTF-8)
-// whatever bytes a client managed to get into a message.
-void append_json_string(std::string& out, std::string_view s) {
-    out += '"';
-    for (const char ch : s) {
-        const auto c = static_cast<unsigned char>(ch);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += ch;
-        } else if (c < 0x20 || c >= 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-        } else {
-            out += ch;
-        }
-    }
-    out += '"';
-}
-
 [[nodiscard]] bool needs_quotes(std::string_view v) {
     return v.empty() || std::any_of(v.begin(), v.end(), [](char ch) {
                const auto c = static_cast<unsigned char>(ch);
@@ -54,7 +35,7 @@ void append_json_string(std::string& out, std::string_view s) {
 
 void append_logfmt_value(std::string& out, std::string_view v) {
     if (needs_quotes(v)) {
-        append_json_string(out, v);  // logfmt's quoting is JSON's: same escapes
+        out += proto::json_string(v);  // logfmt's quoting is JSON's: same escapes
     } else {
         out += v;
     }
@@ -142,26 +123,26 @@ std::string render_log_line(LogFormat format, std::string_view time, std::string
                        std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
             };
             line += "{\"time\":";
-            append_json_string(line, time);
+            line += proto::json_string(time);
             line += ",\"level\":";
-            append_json_string(line, level);
+            line += proto::json_string(level);
             if (!parts.event.empty()) {
                 line += ",\"event\":";
-                append_json_string(line, parts.event);
+                line += proto::json_string(parts.event);
             }
             for (const auto& [key, value] : parts.fields) {
                 line += ',';
-                append_json_string(line, key);
+                line += proto::json_string(key);
                 line += ':';
                 if (is_number(value)) {
                     line += value;
                 } else {
-                    append_json_string(line, value);
+                    line += proto::json_string(value);
                 }
             }
             if (!parts.msg.empty()) {
                 line += ",\"msg\":";
-                append_json_string(line, parts.msg);
+                line += proto::json_string(parts.msg);
             }
             line += '}';
             break;

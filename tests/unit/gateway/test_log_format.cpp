@@ -82,7 +82,7 @@ TEST_CASE("render_log_line: json is one object, valid whatever the bytes") {
     CHECK(render_log_line(LogFormat::json, "T", "info", "session open sid=a client=b") ==
           "{\"time\":\"T\",\"level\":\"info\",\"event\":\"session open\",\"sid\":\"a\",\"client\":\"b\"}\n");
     CHECK(render_log_line(LogFormat::json, "T", "error", "bad \"x\"\t\xc3\xa9\\") ==
-          "{\"time\":\"T\",\"level\":\"error\",\"msg\":\"bad \\\"x\\\"\\u0009\\u00c3\\u00a9\\\\\"}\n");
+          "{\"time\":\"T\",\"level\":\"error\",\"msg\":\"bad \\\"x\\\"\\t\\u00c3\\u00a9\\\\\"}\n");
     CHECK(render_log_line(LogFormat::json, "T", "info", "stats") ==
           "{\"time\":\"T\",\"level\":\"info\",\"msg\":\"stats\"}\n");
     // Whole numbers are numbers; leading zeros, signs, fractions and long digit runs stay strings.
