@@ -65,8 +65,7 @@ void AdminServer::accept(evutil_socket_t fd, std::string peer) {
     if (connections_.size() >= worker_.config().admin.max_connections) {
         const std::uint64_t refused = ++worker_.counters().admin_refused;
         // A scraper retrying in a loop must not flood the log: once a second, with the count.
-        if (const auto now = Clock::now(); now - last_refusal_log_ >= std::chrono::seconds(1)) {
-            last_refusal_log_ = now;
+        if (refusal_log_.due(Clock::now())) {
             worker_.log().warn("admin connection refused client=" + peer +
                                ": admin.max_connections reached (" + std::to_string(refused) +
                                " refused so far)");
@@ -113,8 +112,7 @@ void AdminServer::handle(AdminConnection& connection, llhttp_method_t method, st
 void AdminServer::note_error(const std::string& peer, HttpStatus status, std::string_view why) {
     const std::uint64_t errors = ++worker_.counters().admin_errors;
     // A misconfigured scraper repeats itself: one line a second, with the count.
-    if (const auto now = Clock::now(); now - last_error_log_ >= std::chrono::seconds(1)) {
-        last_error_log_ = now;
+    if (error_log_.due(Clock::now())) {
         std::string reason(why);
         while (!reason.empty() && reason.back() == '\n') reason.pop_back();
         worker_.log().info("admin client=" + peer + " answered " + std::to_string(static_cast<int>(status)) +

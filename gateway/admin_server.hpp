@@ -7,11 +7,11 @@
 #include "gateway/event_ptr.hpp"
 #include "gateway/health_probe.hpp"
 #include "gateway/listener.hpp"
+#include "gateway/log_throttle.hpp"
 #include "proto/http_reply.hpp"
 
 #include <llhttp.h>
 
-#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -58,8 +58,8 @@ class AdminServer {
     std::vector<std::unique_ptr<AdminConnection>> retired_;
     EventPtr reaper_;
     HealthProbe probe_;
-    std::chrono::steady_clock::time_point last_refusal_log_{};  // refusals are logged once a second
-    std::chrono::steady_clock::time_point last_error_log_{};    // and so are 4xx answers
+    LogThrottle refusal_log_;  // admin.max_connections refusals
+    LogThrottle error_log_;    // 4xx answers
 };
 
 }  // namespace rtmpt::gateway

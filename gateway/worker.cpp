@@ -164,9 +164,7 @@ int Worker::run() {
 void Worker::accept(evutil_socket_t fd, std::string peer) {
     if (connections_.size() >= config().http.max_connections) {
         ++counters_.connections_refused;
-        const auto now = Clock::now();
-        if (now - last_refusal_log_ >= std::chrono::seconds(1)) {
-            last_refusal_log_ = now;
+        if (refusal_log_.due(Clock::now())) {
             log_.warn("connection refused client=" + peer + ": http.max_connections reached (" +
                       std::to_string(counters_.connections_refused) + " refused so far)");
         }
@@ -287,8 +285,7 @@ void Worker::open_session(const ClientIdentity& client, ReplySlotPtr slot) {
     if (run_state_ != RunState::running) {
         ++counters_.refused_draining;
         // Behind a load balancer that retries opens elsewhere these come in bursts: once a second.
-        if (const auto now = Clock::now(); now - last_drain_refusal_log_ >= std::chrono::seconds(1)) {
-            last_drain_refusal_log_ = now;
+        if (drain_refusal_log_.due(Clock::now())) {
             log_.info("session refused client=" + client.shown + ": shutting down (" +
                       std::to_string(counters_.refused_draining) + " refused so far)");
         }

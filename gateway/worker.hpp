@@ -10,6 +10,7 @@
 #include "gateway/http_connection.hpp"
 #include "gateway/linger_set.hpp"
 #include "gateway/listener.hpp"
+#include "gateway/log_throttle.hpp"
 #include "gateway/logger.hpp"
 #include "gateway/session.hpp"
 #include "proto/http_reply.hpp"
@@ -117,8 +118,8 @@ class Worker {
     LingerSet linger_;
     Counters counters_;
     std::unordered_map<std::string, std::uint32_t> sessions_per_client_;  // client address -> open sessions
-    Clock::time_point last_refusal_log_{};        // connection refusals are logged at most once a second
-    Clock::time_point last_drain_refusal_log_{};  // so are opens refused while draining
+    LogThrottle refusal_log_;        // connections refused at http.max_connections
+    LogThrottle drain_refusal_log_;  // opens refused while draining
 
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> connections_;

@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 
-from nginx_rtmp import free_port
+from nginx_rtmp import accepts_connections, free_port
 
 HAPROXY = "/usr/sbin/haproxy"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -114,14 +114,6 @@ class LogSocket:
         self._sock.close()
 
 
-def _accepts(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 class HAProxy:
     """haproxy -db (foreground) with the shipped config pointed at loopback ports."""
 
@@ -148,7 +140,7 @@ class HAProxy:
                                          stdout=self._stderr, stderr=self._stderr)
             deadline = time.monotonic() + start_timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
-                if _accepts(self.port):
+                if accepts_connections(self.port):
                     return
                 time.sleep(0.05)
             last_error = self.stderr_text()

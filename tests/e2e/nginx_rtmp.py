@@ -43,7 +43,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def _accepts(port):
+def accepts_connections(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
@@ -73,7 +73,7 @@ class NginxRtmp:
                 stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr)
             deadline = time.monotonic() + start_timeout
             while time.monotonic() < deadline and self.proc.poll() is None:
-                if _accepts(self.port):
+                if accepts_connections(self.port):
                     return
                 time.sleep(0.05)
             last_error = self.log_text() + self._read_stderr()
