@@ -45,7 +45,7 @@ struct BackendConfig {
 struct SessionConfig {
     Duration idle_timeout{60'000};
     std::uint32_t max_sessions = 10'000;
-    std::size_t reply_max_bytes = 64 * 1024;
+    std::size_t reply_max_bytes = 64 * 1024;  // the whole reply body, polling byte included
     std::size_t queue_max_bytes = 1024 * 1024;
     // How long an /idle with nothing to return may be held back (FMS IdleAckInterval); 0 answers at once.
     Duration idle_hold{100};
@@ -53,6 +53,9 @@ struct SessionConfig {
     Duration handshake_timeout{10'000};
     // A request waiting for an earlier sequence number ends the session after this long.
     Duration sequence_gap_timeout{5'000};
+    // A session whose first request to arrive is numbered 1 waits this long for a 0 (Flash's
+    // overlapping start) before its numbers are taken to start at 1 (the Red5 client).
+    Duration sequence_base_wait{500};
     Duration max_lifetime{0};                   // 0: unlimited
     std::size_t max_bytes = 0;                  // per direction; 0: unlimited
     std::uint32_t max_sessions_per_client = 0;  // per client address; 0: unlimited

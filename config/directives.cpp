@@ -95,7 +95,11 @@ constexpr std::array kDirectives{
         .default_text = "64KiB",
         .min = kKiB,
         .max = 16 * kMiB,
-        .help = "Backend bytes carried by one HTTP reply at most; the rest waits for the next request.",
+        .help = "Bytes in one reply body at most, the polling byte included; backend bytes past it wait "
+                "for the next request. Behind a proxy that caps the size of a reply (squid's "
+                "reply_body_max_size, Adobe's download-size cap), set this to the cap or lower: the proxy "
+                "refuses a larger reply, and the bytes in it are lost to the client. Each reply carries "
+                "one byte less backend data than this.",
         .slot = [](Config& c) -> Slot { return &c.session.reply_max_bytes; },
     },
     Directive{
@@ -137,6 +141,19 @@ constexpr std::array kDirectives{
         .help = "A request that arrived ahead of an earlier sequence number waits this long at most "
                 "for the gap to fill; then the session ends (a skipped body would corrupt RTMP).",
         .slot = [](Config& c) -> Slot { return &c.session.sequence_gap_timeout; },
+    },
+    Directive{
+        .name = "session.sequence_base_wait",
+        .type = ValueType::duration,
+        .default_text = "500ms",
+        .min = 0,
+        .max = ms(1s),
+        .help = "When the first request of a session to arrive is numbered 1, how long it waits for a "
+                "request numbered 0 before the numbers are taken to start at 1. Flash sends its first "
+                "two requests at once on two connections, and the second may arrive first; the Red5 "
+                "client really starts at 1, and its first reply comes this much later. 0 takes 1 as "
+                "the start at once.",
+        .slot = [](Config& c) -> Slot { return &c.session.sequence_base_wait; },
     },
     Directive{
         .name = "session.max_lifetime",

@@ -55,6 +55,10 @@ namespace rtmpt::gateway {
     X(unknown_path, "unknown_path", "", "requests answered 404: not an RTMPT path")                          \
     X(unknown_session, "unknown_session", "", "requests answered 404: no such session")                      \
     X(retries_from_cache, "retries_from_cache", "", "retried requests answered from the reply cache")        \
+    X(sequence_start_reordered, "sequence_starts", "reordered",                                              \
+      "sessions whose seq 0 arrived after their seq 1, within session.sequence_base_wait")                   \
+    X(sequence_start_one, "sequence_starts", "one",                                                          \
+      "sessions whose numbers start at 1: no seq 0 within session.sequence_base_wait")                       \
     X(write_timeouts, "write_timeouts", "",                                                                  \
       "client connections reset: no reply bytes taken for http.keepalive_timeout")                           \
     X(bytes_up, "bytes", "up", "client bytes forwarded to backends")                                         \
@@ -82,6 +86,10 @@ inline constexpr std::array kCounterFamilies{
                   "Connections, session opens and requests refused, by the limit that refused them."},
     CounterFamily{"bytes", "direction",
                   "Tunnel payload relayed: up is client to backend, down is backend to client."},
+    CounterFamily{"sequence_starts", "order",
+                  "Sessions whose first request to arrive was numbered 1: reordered when a 0 followed within "
+                  "session.sequence_base_wait (Flash's overlapping first requests), one when none did and "
+                  "the numbers start at 1 (the Red5 client)."},
     CounterFamily{"poll_replies", "content",
                   "Send and idle replies: empty ones carry no backend bytes (the cost of polling), "
                   "data ones do."},

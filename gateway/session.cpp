@@ -57,7 +57,19 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
         return;
     }
 
-    switch (window_.classify(*seq)) {
+    const bool was_awaiting_base = window_.awaiting_base();
+    const auto verdict = window_.classify(*seq);
+    if (window_.awaiting_base() != was_awaiting_base) {
+        if (was_awaiting_base) {
+            // The 0 came after all: Flash's two first requests overtook each other.
+            evtimer_del(base_timer_.get());
+            ++worker_.counters().sequence_start_reordered;
+            worker_.log().debug("session sid=" + id_ + " seq 0 arrived after seq 1: numbers start at 0");
+        } else {
+            await_base();
+        }
+    }
+    switch (verdict) {
         case proto::SequenceWindow::Verdict::in_window: {
             // Bodies parked behind a missing number are capped like any queue: without it, sends
             // on many connections that skip one number park a whole window of max-size bodies.
@@ -97,9 +109,12 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
                 slot->fill(std::string(*cached));
             } else {
                 ++worker_.counters().refused_stale_sequence;
-                worker_.log().info("session sid=" + id_ + " answered 400: seq " + std::to_string(*seq) +
-                                   " already used and older than the reply cache; expected " +
-                                   std::to_string(window_.next()));
+                const std::string why = *seq < window_.first()
+                                            ? " came after session.sequence_base_wait had taken " +
+                                                  std::to_string(window_.first()) + " as the first number"
+                                            : " already used and older than the reply cache";
+                worker_.log().info("session sid=" + id_ + " answered 400: seq " + std::to_string(*seq) + why +
+                                   "; expected " + std::to_string(window_.next()));
                 slot->fill(replies().error(HttpStatus::bad_request, "sequence number already used", false));
             }
             return;
@@ -118,7 +133,35 @@ bool Session::behind_gap(std::uint64_t seq) const {
     return before < seq - window_.next();
 }
 
+void Session::await_base() {
+    const auto wait = cfg().session.sequence_base_wait;
+    if (wait.count() == 0) {
+        window_.settle_base();
+        ++worker_.counters().sequence_start_one;
+        return;
+    }
+    if (!base_timer_) base_timer_.reset(evtimer_new(worker_.base(), &Session::on_base_wait_end, this));
+    const timeval tv = to_timeval(wait);
+    evtimer_add(base_timer_.get(), &tv);
+}
+
+void Session::on_base_wait_end(evutil_socket_t, short, void* arg) {
+    static_cast<Session*>(arg)->end_base_wait();
+}
+
+void Session::end_base_wait() {
+    if (state_ != State::open || !window_.awaiting_base()) return;
+    window_.settle_base();
+    ++worker_.counters().sequence_start_one;
+    worker_.log().debug("session sid=" + id_ +
+                        " no seq 0 within session.sequence_base_wait: numbers start at 1");
+    pump();
+}
+
 void Session::pump() {
+    // Nothing is applied before the first number is known; the base wait bounds this, so no
+    // gap deadline runs meanwhile.
+    if (window_.awaiting_base()) return;
     while (state_ == State::open) {
         auto it = pending_.find(window_.next());
         if (it == pending_.end()) break;
@@ -189,7 +232,8 @@ void Session::answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters) {
         end(backend_end_.value_or(CloseReason::backend_closed), backend_detail_);
         return;
     }
-    std::size_t max = cfg().session.reply_max_bytes;
+    // The cap is on the whole body: proxies that cap a reply's size count the polling byte too.
+    std::size_t max = cfg().session.reply_max_bytes - 1;
     if (const std::size_t cap = cfg().session.max_bytes; cap != 0) {
         max = std::min<std::size_t>(max, cap - std::min<std::uint64_t>(cap, bytes_down_));
     }
@@ -295,6 +339,7 @@ void Session::end(CloseReason reason, std::string_view detail) {
     state_ = State::ended;
     ++worker_.counters().sessions_closed[static_cast<std::size_t>(reason)];
     evtimer_del(hold_timer_.get());
+    if (base_timer_) evtimer_del(base_timer_.get());
     const double age = std::chrono::duration<double>(Clock::now() - opened_at_).count();
     char age_text[32];
     std::snprintf(age_text, sizeof age_text, "%.3f", age);

@@ -89,6 +89,9 @@ class Session final : private BackendEvents {
     [[nodiscard]] bool may_hold() const;
     void answer_with_error(std::vector<ReplySlotPtr>& waiters, int status, std::string_view why);
     static void on_hold_timeout(evutil_socket_t, short, void* arg);
+    void await_base();
+    void end_base_wait();
+    static void on_base_wait_end(evutil_socket_t, short, void* arg);
 
     [[nodiscard]] const proto::ReplyBuilder& replies() const { return snapshot_->replies; }
 
@@ -108,6 +111,9 @@ class Session final : private BackendEvents {
     std::map<std::uint64_t, PendingRequest> pending_;  // in window, not yet applied
     std::size_t pending_bytes_ = 0;                    // their bodies; past a gap, capped at queue_max_bytes
     std::optional<Clock::time_point> gap_since_;       // when requests began waiting for a missing number
+    // Made only when a session's first request to arrive is numbered 1: runs out
+    // session.sequence_base_wait after it, unless a 0 comes first.
+    EventPtr base_timer_;
 
     // Closes without a sequence number (HaishinKit, RootEncoder): answered once everything the
     // client sent before them has been applied.

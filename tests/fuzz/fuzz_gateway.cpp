@@ -33,7 +33,7 @@
 // only passes through `t`, which activates libevent's own timeout events (found with
 // event_base_foreach_event) or calls Worker::sweep_sessions with a later clock; the session
 // timeouts differ (handshake 10 s, sequence gap 20 s, idle 30 s, lifetime 40 s) so that each can
-// be reached. Session ids come from this driver's fill_random (gateway/entropy.cpp is not
+// be reached. The wait for a seq 0 after a first request numbered 1 is a libevent timer (`t` 32). Session ids come from this driver's fill_random (gateway/entropy.cpp is not
 // linked): the n-th id of an input is 16 bytes of n, so runs repeat and the fuzzer can also
 // write ids directly.
 //
@@ -185,6 +185,7 @@ const rtmpt::config::Config& config_for(std::uint8_t flags) {
     c.session.idle_hold = (key & kConfigIdleHold) ? never : milliseconds{0};
     c.session.handshake_timeout = milliseconds{10'000};
     c.session.sequence_gap_timeout = milliseconds{20'000};
+    c.session.sequence_base_wait = milliseconds{500};  // a libevent timer: ends only through `t`
     c.session.max_lifetime = (key & kConfigLifetime) ? milliseconds{40'000} : milliseconds{0};
     c.session.max_bytes = (key & kConfigByteCap) ? 3000 : 0;
     c.session.max_sessions_per_client = (key & kConfigPerClient) ? 2 : 0;

@@ -15,7 +15,8 @@
 //    same requests and the same refusal as one read;
 //  - parse_route agrees with an independent reading of the path; tunnel routes carry a
 //    well-formed session id that points into the target, and rebuild to the same route;
-//  - the window's verdicts, and its next number, match a reference model; requests are applied
+//  - the window's verdicts, its base and its next number match a reference model (the wait for
+//    a seq 0 after a first request numbered 1 ends when the input does); requests are applied
 //    in sequence order, each number exactly once, each one more than the last; at most
 //    kAhead + 1 requests wait;
 //  - a retry finds in the reply cache exactly the reply stored for its number while that is
@@ -521,6 +522,17 @@ class ModelSession {
         fail("unknown verdict");
     }
 
+    // The wait for a seq 0 runs out (in the gateway, session.sequence_base_wait after a first
+    // request numbered 1); here when the client's bytes are all read.
+    void end_base_wait() {
+        if (ended_ || !window_.awaiting_base()) return;
+        window_.settle_base();
+        ref_base_ = RefBase::fixed;
+        ref_next_ = 1;
+        check_window();
+        pump();
+    }
+
     [[nodiscard]] bool ended() const { return ended_; }
 
     // Requests of this session still without a reply.
@@ -532,11 +544,17 @@ class ModelSession {
 
   private:
     SequenceWindow::Verdict reference_classify(std::uint64_t seq) {
-        if (!ref_has_base_) {
+        if (ref_base_ == RefBase::unknown) {
             if (seq > 1) return SequenceWindow::Verdict::out_of_window;
-            ref_has_base_ = true;
-            ref_next_ = seq;
+            ref_base_ = seq == 0 ? RefBase::fixed : RefBase::awaiting;
+            ref_next_ = 0;
             return SequenceWindow::Verdict::in_window;
+        }
+        if (ref_base_ == RefBase::awaiting) {
+            // Counted from 0 until a 0 arrives or the wait for one ends.
+            if (seq == 0) ref_base_ = RefBase::fixed;
+            return seq <= SequenceWindow::kAhead ? SequenceWindow::Verdict::in_window
+                                                 : SequenceWindow::Verdict::out_of_window;
         }
         if (seq < ref_next_) return SequenceWindow::Verdict::already_seen;
         if (seq > ref_next_ + SequenceWindow::kAhead) return SequenceWindow::Verdict::out_of_window;
@@ -544,7 +562,9 @@ class ModelSession {
     }
 
     void check_window() const {
-        REQUIRE(window_.has_base() == ref_has_base_, "window base learned differently from the reference");
+        REQUIRE(window_.awaiting_base() == (ref_base_ == RefBase::awaiting) &&
+                    (window_.base() == SequenceWindow::Base::unknown) == (ref_base_ == RefBase::unknown),
+                "window base learned differently from the reference");
         REQUIRE(window_.next() == ref_next_, "window expects " + std::to_string(window_.next()) +
                                                  ", the reference " + std::to_string(ref_next_));
     }
@@ -568,6 +588,8 @@ class ModelSession {
     }
 
     void pump() {
+        // Nothing is applied, and a close without a number waits, until the base is known.
+        if (window_.awaiting_base()) return;
         while (!ended_) {
             const auto it = pending_.find(window_.next());
             if (it == pending_.end()) break;
@@ -606,7 +628,8 @@ class ModelSession {
     }
 
     void answer(std::uint64_t seq, const std::vector<std::size_t>& waiters) {
-        const std::size_t n = std::min(backend_.size(), kConfig.session.reply_max_bytes);
+        // session.reply_max_bytes bounds the whole body, the polling byte included.
+        const std::size_t n = std::min(backend_.size(), kConfig.session.reply_max_bytes - 1);
         std::string body(1, '\0');
         body.append(backend_, 0, n);
         backend_.erase(0, n);
@@ -655,7 +678,8 @@ class ModelSession {
     std::optional<std::uint64_t> last_applied_;
 
     // References.
-    bool ref_has_base_ = false;
+    enum class RefBase { unknown, awaiting, fixed };
+    RefBase ref_base_ = RefBase::unknown;
     std::uint64_t ref_next_ = 0;
     std::deque<std::pair<std::uint64_t, std::string>> ref_cache_;
     unsigned ref_empty_ = 0;
@@ -709,6 +733,18 @@ class ModelWorker {
     }
 
     [[nodiscard]] const Slots& slots() const { return slots_; }
+
+    void end_base_waits() {
+        for (auto it = sessions_.begin(); it != sessions_.end();) {
+            it->second.end_base_wait();
+            if (it->second.ended()) {
+                gone_.insert(it->first);
+                it = sessions_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
 
     // Requests without a reply are exactly those waiting in live sessions.
     void check_unanswered() const {
@@ -807,6 +843,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         targets.push_back(r.target);
         (void)worker.handle(r);
     }
+    worker.check_unanswered();
+    worker.end_base_waits();
     worker.check_unanswered();
 
     // The reply that ends the connection says so.

@@ -199,7 +199,7 @@ class GatewayTestCase(unittest.TestCase):
             r = session.idle(conn=conn)
             self.assertReply(r)
             if max_body is not None:
-                self.assertLessEqual(len(r.body), max_body, "reply larger than session.reply_max_bytes + 1")
+                self.assertLessEqual(len(r.body), max_body, "reply body larger than session.reply_max_bytes")
             data += r.data
             replies.append(r)
         return bytes(data), replies

@@ -273,7 +273,7 @@ class UnreadRepliesTest(RobustnessTestCase):
         self.open()
 
     def test_retried_cached_idle_never_read_keeps_memory_bounded(self):
-        blob = pattern(0, 64 * KiB)
+        blob = pattern(0, 64 * KiB - 1)  # a full reply: 64 KiB of body with the polling byte
         backend = ScriptedBackend(after_bytes=(1, blob))
         self.start(backend=backend, session__idle_hold=q("0ms"))
         pid = self.gw.proc.pid

@@ -1,4 +1,5 @@
 """Sequence numbers: base learning, reordering window, retries, out-of-window."""
+import time
 import unittest
 
 from scripted_backend import ScriptedBackend
@@ -17,6 +18,102 @@ class SequenceBaseTest(GatewayTestCase):
         self.assertEqual(backend.wait_for_bytes(2), b"ab")
         self.assertOk(s.close(), b"\x00")    # 4
         backend.wait_for_eof()
+        self.assertEqual(self.wait_session_end(s.sid)["reason"], "client close")
+
+
+    def test_flash_seq_1_arrives_before_seq_0(self):
+        """The issue's raw shape: /send/1 on connection A, 0.2 s later /send/0 on connection B. Both get 200
+        and the backend receives seq 0's bytes first."""
+        self.start(session__idle_hold=q("0ms"))
+        a = self.connect()
+        b = self.connect()
+        s = self.open(a)
+        backend = self.backend.wait_for_connection()
+        a.send_request(f"/send/{s.sid}/1", b"BBBB")
+        # Seq 1 waits for a 0 (session.sequence_base_wait, 500ms by default): no reply, nothing forwarded.
+        self.assertTrue(a.nothing_received_within(0.2), "seq 1 answered before seq 0 could arrive")
+        self.assertEqual(backend.data(), b"")
+        self.assertReply(b.request(f"/send/{s.sid}/0", b"AAAA"))
+        self.assertReply(a.read_response())
+        self.assertEqual(backend.wait_for_bytes(8), b"AAAABBBB")
+        self.assertReply(s.idle(seq=2))
+        self.assertOk(b.request(f"/close/{s.sid}/3", b"\x00"), b"\x00")
+        backend.wait_for_eof()
+        self.assertEqual(backend.data(), b"AAAABBBB")
+        self.assertEqual(self.wait_session_end(s.sid)["reason"], "client close")
+        stats = self.stop_and_stats()
+        self.assertEqual((stats["sequence_start_reordered"], stats["sequence_start_one"],
+                          stats["refused_stale_sequence"]), (1, 0, 0), stats)
+
+    def test_flash_idle_1_overtakes_the_handshake_send_0(self):
+        """Flash's real start: the handshake in /send/0 and a poll in /idle/1, sent at once on two
+        connections; the idle arrives first. The backend gets the handshake, both requests 200."""
+        c0c1 = b"\x03" + bytes(range(256)) * 6
+        self.start(session__idle_hold=q("0ms"))
+        a = self.connect()
+        b = self.connect()
+        s = self.open(a)
+        backend = self.backend.wait_for_connection()
+        a.send_request(f"/idle/{s.sid}/1", b"\x00")
+        b.send_request(f"/send/{s.sid}/0", c0c1)
+        self.assertReply(b.read_response())
+        self.assertReply(a.read_response())
+        self.assertEqual(backend.wait_for_bytes(len(c0c1)), c0c1)
+        self.assertReply(s.send(b"C2", seq=2))
+        self.assertEqual(backend.wait_for_bytes(len(c0c1) + 2), c0c1 + b"C2")
+        stats = self.stop_and_stats()
+        self.assertEqual((stats["sequence_start_reordered"], stats["sequence_start_one"]), (1, 0), stats)
+
+    def test_red5_first_reply_comes_within_a_second(self):
+        """A Red5-style session's first request (numbered 1) is answered once the wait for a 0 ends: after
+        session.sequence_base_wait (500ms by default), well within a second; a late 0 is then refused."""
+        self.start(session__idle_hold=q("0ms"))
+        conn = self.connect()
+        s = self.open(conn, first_seq=1)
+        backend = self.backend.wait_for_connection()
+        started = time.monotonic()
+        r = s.send(b"\x03red5", timeout=5.0)  # 1
+        waited = time.monotonic() - started
+        self.assertReply(r)
+        self.assertEqual(backend.wait_for_bytes(5), b"\x03red5")
+        self.assertGreaterEqual(waited, 0.45, "seq 1 answered before the wait for a 0 could end")
+        self.assertLess(waited, 1.0, "a Red5-style session's first reply took a second or more")
+        # The base is 1 now: a 0 is a number already used (400), and the session carries on.
+        self.assertError(self.connect().request(f"/send/{s.sid}/0", b"late"), 400)
+        self.gw.wait_for_log(r"answered 400: seq 0 came after session.sequence_base_wait had taken 1 as the "
+                             r"first number; expected 2")
+        self.assertReply(s.idle())      # 2
+        self.assertOk(s.close(), b"\x00")  # 3
+        backend.wait_for_eof()
+        self.assertEqual(backend.data(), b"\x03red5")
+        self.assertEqual(self.wait_session_end(s.sid)["reason"], "client close")
+        stats = self.stop_and_stats()
+        self.assertEqual((stats["sequence_start_one"], stats["sequence_start_reordered"],
+                          stats["refused_stale_sequence"]), (1, 0, 1), stats)
+
+    def test_base_wait_of_zero_takes_1_as_the_start_at_once(self):
+        self.start(session__idle_hold=q("0ms"), session__sequence_base_wait=q("0ms"))
+        conn = self.connect()
+        s = self.open(conn, first_seq=1)
+        backend = self.backend.wait_for_connection()
+        self.assertReply(s.send(b"x"))  # 1, answered without waiting
+        self.assertEqual(backend.wait_for_bytes(1), b"x")
+        self.assertError(conn.request(f"/send/{s.sid}/0", b"late"), 400)
+        stats = self.stop_and_stats()
+        self.assertEqual(stats["sequence_start_one"], 1, stats)
+
+    def test_close_without_a_number_waits_for_the_base(self):
+        """HaishinKit-style /close (no number) right behind a first request numbered 1: the send is applied
+        once the base is known, then the close."""
+        self.start(session__idle_hold=q("0ms"), session__sequence_base_wait=q("300ms"))
+        conn = self.connect()
+        s = self.open(conn, first_seq=1)
+        backend = self.backend.wait_for_connection()
+        conn.send_pipelined([(f"/send/{s.sid}/1", b"\x03bytes"), (f"/close/{s.sid}", b"\x00")])
+        self.assertReply(conn.read_response())
+        self.assertOk(conn.read_response(), b"\x00")
+        backend.wait_for_eof()
+        self.assertEqual(backend.data(), b"\x03bytes")
         self.assertEqual(self.wait_session_end(s.sid)["reason"], "client close")
 
 

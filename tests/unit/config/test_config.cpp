@@ -193,6 +193,7 @@ TEST_CASE("wrong types") {
           std::vector<std::string>{
               "test.yaml:2: session: expected a map of keys (idle_timeout, max_sessions, "
               "reply_max_bytes, queue_max_bytes, idle_hold, handshake_timeout, sequence_gap_timeout, "
+              "sequence_base_wait, "
               "max_lifetime, max_bytes, "
               "max_sessions_per_client), got a value"});
     CHECK(errors_of("log: [debug]\n") ==
