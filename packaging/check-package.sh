@@ -90,7 +90,13 @@ for p in range(1023, 900, -1):
     finally:
         s.close()')
   [ -n "$port" ] || { echo "no free port below 1024"; return 1; }
-  sed -e "/^listen:/{n;s/.*/  - \"127.0.0.1:$port\"/}" "$conf" >"$work/gateway.yaml"
+  # The admin listener on a port the kernel picks: the installed 127.0.0.1:9180 may be held by a
+  # demo or a running gateway on this machine. Each substitution must hit exactly one line.
+  sed -e "/^listen:/{n;s/.*/  - \"127.0.0.1:$port\"/}" \
+      -e "/^admin:/,/^[a-z]/{/^  listen:/{n;s/.*/    - \"127.0.0.1:0\"/}}" "$conf" >"$work/gateway.yaml"
+  local changed
+  changed=$(diff "$conf" "$work/gateway.yaml" | grep -c '^>')
+  [ "$changed" -eq 2 ] || { echo "expected 2 changed lines (listen, admin.listen) in $conf, got $changed"; return 1; }
   chmod 0644 "$work/gateway.yaml"
   chmod 0755 "$work"
   # exec: $! is then the gateway itself (setpriv execs it), not a subshell around it.
