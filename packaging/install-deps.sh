@@ -13,6 +13,8 @@ packages=(
   prometheus
   # tests: several gateway nodes behind a real load balancer (tests/e2e/test_haproxy.py)
   haproxy
+  # tests: clients behind a real forward proxy (tests/e2e/test_squid.py)
+  squid
   # the Debian package (packaging/build-deb.sh, check-package.sh): its build tools, man page checks,
   # systemd-analyze for the unit
   debhelper dpkg-dev groff-base man-db systemd

@@ -9,14 +9,13 @@ understands fails loudly instead of testing something else. Every wait is bounde
 """
 import os
 import re
-import signal
 import socket
 import subprocess
 import tempfile
 import threading
 import time
 
-from nginx_rtmp import accepts_connections, free_port
+from server_process import start_listening, terminate
 
 HAPROXY = "/usr/sbin/haproxy"
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -125,30 +124,28 @@ class HAProxy:
         self.config_path = os.path.join(self._dir.name, "haproxy.cfg")
         self.stderr_path = os.path.join(self._dir.name, "stderr.log")
         self.proc = None
-        last_error = ""
-        for _ in range(attempts):
-            self.port = free_port()
+        self._stderr = None
+
+        def launch(port):
             with open(self.config_path, "w") as f:
-                f.write(config_from_shipped(self.port, servers, self.log.path))
+                f.write(config_from_shipped(port, servers, self.log.path))
             check = subprocess.run([HAPROXY, "-c", "-q", "-f", self.config_path], capture_output=True, text=True,
                                    timeout=30)
             if check.returncode != 0:
-                self._cleanup()
                 raise RuntimeError(f"haproxy -c refuses the generated config:\n{check.stdout}{check.stderr}")
+            if self._stderr:
+                self._stderr.close()
             self._stderr = open(self.stderr_path, "w+")
-            self.proc = subprocess.Popen([HAPROXY, "-db", "-f", self.config_path], stdin=subprocess.DEVNULL,
-                                         stdout=self._stderr, stderr=self._stderr)
-            deadline = time.monotonic() + start_timeout
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                if accepts_connections(self.port):
-                    return
-                time.sleep(0.05)
-            last_error = self.stderr_text()
-            self._terminate()
-            if "cannot bind" not in last_error and "Address already in use" not in last_error:
-                break
-        self._cleanup()
-        raise RuntimeError(f"haproxy did not start listening within {start_timeout}s:\n{last_error}")
+            return subprocess.Popen([HAPROXY, "-db", "-f", self.config_path], stdin=subprocess.DEVNULL,
+                                    stdout=self._stderr, stderr=self._stderr)
+
+        try:
+            self.proc, self.port = start_listening("haproxy", launch, self.stderr_text, start_timeout, attempts)
+        except BaseException:
+            if self._stderr:
+                self._stderr.close()
+            self._cleanup()
+            raise
 
     def stderr_text(self):
         try:
@@ -170,14 +167,8 @@ class HAProxy:
         return out
 
     def _terminate(self, timeout=10.0):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
-        if getattr(self, "_stderr", None):
+        terminate(self.proc, timeout)
+        if self._stderr:
             self._stderr.close()
 
     def _cleanup(self):

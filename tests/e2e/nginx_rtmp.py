@@ -5,11 +5,11 @@ inside the prefix, listening on a free 127.0.0.1 port. Every wait is bounded.
 """
 import os
 import re
-import signal
-import socket
 import subprocess
 import tempfile
 import time
+
+from server_process import start_listening, terminate
 
 NGINX = "/usr/sbin/nginx"
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
@@ -36,21 +36,6 @@ rtmp {{
 """
 
 
-def free_port():
-    """A port the kernel considers free right now (another process may take it before us: callers retry)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def accepts_connections(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 class NginxRtmp:
     """nginx-rtmp with `application live { live on; play_restart on; }` on 127.0.0.1:<port>."""
 
@@ -61,27 +46,26 @@ class NginxRtmp:
         self.prefix = self._dir.name
         self.error_log = os.path.join(self.prefix, "error.log")
         self.proc = None
-        last_error = ""
-        for _ in range(attempts):
-            self.port = free_port()
-            conf = os.path.join(self.prefix, "nginx.conf")
+        self._stderr = None
+        conf = os.path.join(self.prefix, "nginx.conf")
+
+        def launch(port):
             with open(conf, "w") as f:
-                f.write(CONF.format(module=RTMP_MODULE, prefix=self.prefix, port=self.port))
+                f.write(CONF.format(module=RTMP_MODULE, prefix=self.prefix, port=port))
+            if self._stderr:
+                self._stderr.close()
             self._stderr = open(os.path.join(self.prefix, "stderr.log"), "w+")
-            self.proc = subprocess.Popen(
-                [NGINX, "-p", self.prefix + "/", "-c", conf, "-e", self.error_log],
-                stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr)
-            deadline = time.monotonic() + start_timeout
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                if accepts_connections(self.port):
-                    return
-                time.sleep(0.05)
-            last_error = self.log_text() + self._read_stderr()
-            self._terminate()
-            if "Address already in use" not in last_error:
-                break
-        self._dir.cleanup()
-        raise RuntimeError(f"nginx did not start listening within {start_timeout}s:\n{last_error}")
+            return subprocess.Popen([NGINX, "-p", self.prefix + "/", "-c", conf, "-e", self.error_log],
+                                    stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr)
+
+        try:
+            self.proc, self.port = start_listening("nginx", launch, lambda: self.log_text() + self._read_stderr(),
+                                                   start_timeout, attempts)
+        except BaseException:
+            if self._stderr:
+                self._stderr.close()
+            self._dir.cleanup()
+            raise
 
     def _read_stderr(self):
         self._stderr.flush()
@@ -114,13 +98,7 @@ class NginxRtmp:
         return self.count(r"publish: name='%s'" % re.escape(name))
 
     def _terminate(self, timeout=10.0):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # fast shutdown: live connections are simply closed
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout)
+        terminate(self.proc, timeout)  # fast shutdown: live connections are simply closed
         self._stderr.close()
 
     def stop(self):

@@ -11,10 +11,16 @@ FFMPEG = "ffmpeg"
 RTMPDUMP = "rtmpdump"
 
 
+def inherited_environment():
+    return {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "no_proxy")}
+
+
 class Client:
     """One client process with its log file and (for players) its output file."""
 
-    def __init__(self, label, cmd, workdir, output=None):
+    def __init__(self, label, cmd, workdir, output=None, env=None):
+        """env: variables added to this process's environment (e.g. http_proxy). A proxy set in the
+        environment the tests run in is not inherited: clients go where the test sends them."""
         self.label = label
         self.cmd = cmd
         self.output = output
@@ -24,7 +30,7 @@ class Client:
         self.ended = None
         self.killed = False
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-                                     cwd=workdir)
+                                     cwd=workdir, env={**inherited_environment(), **(env or {})})
 
     def wait(self, timeout):
         """Waits up to `timeout` s; returns the exit code, or None (process still running)."""
@@ -85,11 +91,11 @@ class Client:
         return f"--- {self.label} ({state}rc={self.proc.poll()}): {' '.join(self.cmd)}\n{note}{tail}"
 
 
-def ffmpeg_player(label, url, workdir, extra_args=()):
+def ffmpeg_player(label, url, workdir, extra_args=(), env=None):
     out = os.path.join(workdir, f"{label}.flv")
     cmd = [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "info", "-y", *extra_args,
            "-i", url, "-map", "0", "-c", "copy", "-flush_packets", "1", "-f", "flv", out]
-    return Client(label, cmd, workdir, out)
+    return Client(label, cmd, workdir, out, env=env)
 
 
 def rtmpdump_player(label, url, workdir, timeout_s=30):
@@ -99,8 +105,8 @@ def rtmpdump_player(label, url, workdir, timeout_s=30):
     return Client(label, cmd, workdir, out)
 
 
-def ffmpeg_publisher(label, clip, url, workdir, realtime=True, extra_args=()):
+def ffmpeg_publisher(label, clip, url, workdir, realtime=True, extra_args=(), env=None):
     cmd = [FFMPEG, "-hide_banner", "-nostdin", "-loglevel", "warning", *(["-re"] if realtime else []),
            "-i", clip, "-map", "0", "-c", "copy", *extra_args, "-f", "flv", url]
-    return Client(label, cmd, workdir)
+    return Client(label, cmd, workdir, env=env)
 

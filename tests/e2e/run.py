@@ -29,7 +29,8 @@ sys.path.insert(0, os.path.dirname(HERE))  # tests/, for lib.gateway_process
 
 import media  # noqa: E402
 import players  # noqa: E402
-from nginx_rtmp import NginxRtmp, free_port as nginx_free_port  # noqa: E402
+from nginx_rtmp import NginxRtmp  # noqa: E402
+from server_process import free_port  # noqa: E402
 from lib.gateway_process import GatewayProcess, gateway_yaml  # noqa: E402
 
 ARGS = argparse.Namespace(binary=None, no_gateway=False, keep=False)
@@ -56,9 +57,10 @@ class Scenario:
         self.problems = []
         self.gw_log_start = len(test.gw.lines) if test.gw else 0
 
-    def add_player(self, kind, label, url, compare_with=None):
+    def add_player(self, kind, label, url, compare_with=None, env=None):
+        """env: extra environment of the client (ffmpeg takes http_proxy; rtmpdump has no proxy support)."""
         if kind == "ffmpeg":
-            c = players.ffmpeg_player(label, url, self.workdir)
+            c = players.ffmpeg_player(label, url, self.workdir, env=env)
         else:
             c = players.rtmpdump_player(label, url, self.workdir)
         self.players.append((c, kind, compare_with))
@@ -73,12 +75,12 @@ class Scenario:
             if not c.running():
                 self.fail_now(f"player {c.label} exited before the publish")
 
-    def publish(self, url):
-        self.start_publish(url)
+    def publish(self, url, env=None):
+        self.start_publish(url, env)
         return self.wait_publish()
 
-    def start_publish(self, url):
-        self.publisher = players.ffmpeg_publisher("publisher", self.test.clip, url, self.workdir)
+    def start_publish(self, url, env=None):
+        self.publisher = players.ffmpeg_publisher("publisher", self.test.clip, url, self.workdir, env=env)
 
     def wait_publishing(self):
         """Returns once nginx has the publish and its players are receiving (bounded)."""
@@ -340,7 +342,7 @@ class EndToEnd(unittest.TestCase):
         old_port = gw.port
         s = Scenario(self, "reload")
         self.start_live_stream(s)
-        new_port = nginx_free_port()
+        new_port = free_port()
         moved = gateway_yaml(self.nginx.port).replace('listen: ["127.0.0.1:0"]', f'listen: ["127.0.0.1:{new_port}"]', 1)
 
         def reload(text, expect):

@@ -1,0 +1,58 @@
+"""Starting and stopping the real servers of the end-to-end tests (nginx-rtmp, HAProxy, squid): each in
+the foreground, on a free 127.0.0.1 port, every wait bounded."""
+import signal
+import socket
+import subprocess
+import time
+
+# What a server says when the port it was given was taken after free_port() found it free.
+PORT_TAKEN = ("Address already in use", "cannot bind")
+
+
+def free_port():
+    """A port the kernel considers free right now (another process may take it before us: callers retry)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def accepts_connections(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def terminate(proc, timeout=10.0):
+    """SIGTERM, then SIGKILL if the process has not ended within `timeout`."""
+    if proc and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+
+
+def start_listening(name, launch, failure_text, start_timeout, attempts=5):
+    """Starts a server on a free port and returns (proc, port) once the port accepts connections.
+
+    launch(port) starts it and returns its Popen; failure_text() is what it said, read when it does not
+    come up. A start that failed because the port was taken meanwhile is tried again on another port;
+    any other failure raises RuntimeError at once, with that text.
+    """
+    text = ""
+    for _ in range(attempts):
+        port = free_port()
+        proc = launch(port)
+        deadline = time.monotonic() + start_timeout
+        while time.monotonic() < deadline and proc.poll() is None:
+            if accepts_connections(port):
+                return proc, port
+            time.sleep(0.05)
+        text = failure_text()
+        terminate(proc)
+        if not any(marker in text for marker in PORT_TAKEN):
+            break
+    raise RuntimeError(f"{name} did not start listening within {start_timeout}s:\n{text}")
