@@ -98,8 +98,9 @@ constexpr std::array kDirectives{
         .help = "Bytes in one reply body at most, the polling byte included; backend bytes past it wait "
                 "for the next request. Behind a proxy that caps the size of a reply (squid's "
                 "reply_body_max_size, Adobe's download-size cap), set this to the cap or lower: the proxy "
-                "refuses a larger reply, and the bytes in it are lost to the client. Each reply carries "
-                "one byte less backend data than this.",
+                "refuses a larger reply, and the bytes in it are lost to the client. A player gets at "
+                "most this much per round trip (ffmpeg and librtmp keep one request in flight): keep it "
+                "above a stream's bytes per round trip.",
         .slot = [](Config& c) -> Slot { return &c.session.reply_max_bytes; },
     },
     Directive{
