@@ -123,36 +123,22 @@ class HAProxy:
         self.log = LogSocket(os.path.join(self._dir.name, "log.sock"))
         self.config_path = os.path.join(self._dir.name, "haproxy.cfg")
         self.stderr_path = os.path.join(self._dir.name, "stderr.log")
-        self.proc = None
-        self._stderr = None
 
-        def launch(port):
+        def launch(port, stderr):
             with open(self.config_path, "w") as f:
                 f.write(config_from_shipped(port, servers, self.log.path))
             check = subprocess.run([HAPROXY, "-c", "-q", "-f", self.config_path], capture_output=True, text=True,
                                    timeout=30)
             if check.returncode != 0:
                 raise RuntimeError(f"haproxy -c refuses the generated config:\n{check.stdout}{check.stderr}")
-            if self._stderr:
-                self._stderr.close()
-            self._stderr = open(self.stderr_path, "w+")
             return subprocess.Popen([HAPROXY, "-db", "-f", self.config_path], stdin=subprocess.DEVNULL,
-                                    stdout=self._stderr, stderr=self._stderr)
+                                    stdout=stderr, stderr=stderr)
 
         try:
-            self.proc, self.port = start_listening("haproxy", launch, self.stderr_text, start_timeout, attempts)
+            self.proc, self.port = start_listening("haproxy", launch, self.stderr_path, start_timeout, attempts)
         except BaseException:
-            if self._stderr:
-                self._stderr.close()
             self._cleanup()
             raise
-
-    def stderr_text(self):
-        try:
-            with open(self.stderr_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
 
     def requests(self):
         """Every logged request as a dict: server, status (int), retries ("0", "1", "+1": redispatched),
@@ -166,15 +152,10 @@ class HAProxy:
                 out.append(d)
         return out
 
-    def _terminate(self, timeout=10.0):
-        terminate(self.proc, timeout)
-        if self._stderr:
-            self._stderr.close()
-
     def _cleanup(self):
         self.log.close()
         self._dir.cleanup()
 
     def stop(self):
-        self._terminate()
+        terminate(self.proc)
         self._cleanup()

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import time
 
-from server_process import start_listening, terminate
+from server_process import read_text, start_listening, terminate
 
 NGINX = "/usr/sbin/nginx"
 RTMP_MODULE = "/usr/lib/nginx/modules/ngx_rtmp_module.so"
@@ -45,39 +45,24 @@ class NginxRtmp:
         self._dir = tempfile.TemporaryDirectory(prefix="e2e-nginx-")
         self.prefix = self._dir.name
         self.error_log = os.path.join(self.prefix, "error.log")
-        self.proc = None
-        self._stderr = None
+        self.stderr_path = os.path.join(self.prefix, "stderr.log")
         conf = os.path.join(self.prefix, "nginx.conf")
 
-        def launch(port):
+        def launch(port, stderr):
             with open(conf, "w") as f:
                 f.write(CONF.format(module=RTMP_MODULE, prefix=self.prefix, port=port))
-            if self._stderr:
-                self._stderr.close()
-            self._stderr = open(os.path.join(self.prefix, "stderr.log"), "w+")
             return subprocess.Popen([NGINX, "-p", self.prefix + "/", "-c", conf, "-e", self.error_log],
-                                    stdin=subprocess.DEVNULL, stdout=self._stderr, stderr=self._stderr)
+                                    stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr)
 
         try:
-            self.proc, self.port = start_listening("nginx", launch, lambda: self.log_text() + self._read_stderr(),
-                                                   start_timeout, attempts)
+            self.proc, self.port = start_listening("nginx", launch, self.stderr_path, start_timeout, attempts,
+                                                   more_text=self.log_text)
         except BaseException:
-            if self._stderr:
-                self._stderr.close()
             self._dir.cleanup()
             raise
 
-    def _read_stderr(self):
-        self._stderr.flush()
-        self._stderr.seek(0)
-        return self._stderr.read()
-
     def log_text(self):
-        try:
-            with open(self.error_log, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
+        return read_text(self.error_log)
 
     def count(self, pattern):
         return len(re.findall(pattern, self.log_text()))
@@ -97,12 +82,8 @@ class NginxRtmp:
     def publishes(self, name):
         return self.count(r"publish: name='%s'" % re.escape(name))
 
-    def _terminate(self, timeout=10.0):
-        terminate(self.proc, timeout)  # fast shutdown: live connections are simply closed
-        self._stderr.close()
-
     def stop(self):
-        self._terminate()
+        terminate(self.proc)  # fast shutdown: live connections are simply closed
         self._dir.cleanup()
 
     def __enter__(self):

@@ -426,22 +426,34 @@ def admin_get(gw, path):
         conn.close()
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def run_tests(doc, settings, tools, no_gateway_option=False):
+    """The entry point of an e2e test file: --binary, --keep (and --no-gateway where it applies) into
+    `settings`, the tools it needs checked, then unittest with the remaining arguments; returns the exit
+    status."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", help="path to the rtmpt-gateway binary")
-    parser.add_argument("--no-gateway", action="store_true",
-                        help="check the harness alone: play and publish straight to nginx over rtmp://")
+    if no_gateway_option:
+        parser.add_argument("--no-gateway", action="store_true",
+                            help="check the harness alone: play and publish straight to nginx over rtmp://")
     parser.add_argument("--keep", action="store_true", help="keep the working directory")
     args, rest = parser.parse_known_args()
-    if not args.no_gateway and not args.binary:
-        parser.error("--binary is required (or --no-gateway)")
-    ARGS.binary, ARGS.no_gateway, ARGS.keep = args.binary, args.no_gateway, args.keep
-    for tool in ("ffmpeg", "rtmpdump", "nginx"):
-        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
-            print(f"{tool} not found", file=sys.stderr)
+    no_gateway = getattr(args, "no_gateway", False)
+    if not no_gateway and not args.binary:
+        parser.error("--binary is required" + (" (or --no-gateway)" if no_gateway_option else ""))
+    settings.binary, settings.keep = args.binary, args.keep
+    if no_gateway_option:
+        settings.no_gateway = no_gateway
+    ARGS.binary = args.binary  # Scenario and own_gateway read this module's settings
+    for tool in tools:
+        if not shutil.which(tool) and not os.path.exists(tool):
+            print(f"{tool} not found (packaging/install-deps.sh installs it)", file=sys.stderr)
             return 1
     prog = unittest.main(argv=[sys.argv[0], "-v", *rest], exit=False)
     return 0 if prog.result.wasSuccessful() else 1
+
+
+def main():
+    return run_tests(__doc__, ARGS, ("ffmpeg", "rtmpdump", "/usr/sbin/nginx"), no_gateway_option=True)
 
 
 if __name__ == "__main__":

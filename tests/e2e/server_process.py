@@ -35,24 +35,35 @@ def terminate(proc, timeout=10.0):
             proc.wait(timeout)
 
 
-def start_listening(name, launch, failure_text, start_timeout, attempts=5):
+def read_text(path):
+    """A server's log or stderr file so far ("" before it exists)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def start_listening(name, launch, stderr_path, start_timeout, attempts=5, more_text=lambda: ""):
     """Starts a server on a free port and returns (proc, port) once the port accepts connections.
 
-    launch(port) starts it and returns its Popen; failure_text() is what it said, read when it does not
-    come up. A start that failed because the port was taken meanwhile is tried again on another port;
-    any other failure raises RuntimeError at once, with that text.
+    launch(port, stderr) starts it with its stdout and stderr going to the open file `stderr` (at
+    `stderr_path`, truncated for each attempt) and returns its Popen. When it does not come up, what it
+    said (that file, then more_text()) decides: a start that failed because the port was taken meanwhile
+    is tried again on another port; any other failure raises RuntimeError at once, with that text.
     """
     text = ""
     for _ in range(attempts):
         port = free_port()
-        proc = launch(port)
+        with open(stderr_path, "w") as stderr:
+            proc = launch(port, stderr)  # the child holds its own copy of the descriptor
         deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline and proc.poll() is None:
             if accepts_connections(port):
                 return proc, port
             time.sleep(0.05)
-        text = failure_text()
         terminate(proc)
+        text = read_text(stderr_path) + more_text()
         if not any(marker in text for marker in PORT_TAKEN):
             break
     raise RuntimeError(f"{name} did not start listening within {start_timeout}s:\n{text}")

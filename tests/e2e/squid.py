@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 
-from server_process import start_listening, terminate
+from server_process import read_text, start_listening, terminate
 
 SQUID = "/usr/sbin/squid"
 USER = "proxy"
@@ -59,27 +59,20 @@ class Squid:
         self.access_log = os.path.join(self.dir, "access.log")
         self.stderr_path = os.path.join(self.dir, "stderr.log")
         self.extra = extra
-        self.proc = None
-        self._stderr = None
         conf = os.path.join(self.dir, "squid.conf")
 
-        def launch(port):
+        def launch(port, stderr):
             with open(conf, "w") as f:
                 f.write(CONF.format(port=port, dir=self.dir, user=USER, extra=extra))
             check = subprocess.run([SQUID, "-k", "parse", "-f", conf], capture_output=True, text=True, timeout=30)
             if check.returncode != 0:
                 raise RuntimeError(f"squid -k parse refuses the config:\n{check.stdout}{check.stderr}")
-            if self._stderr:
-                self._stderr.close()
-            self._stderr = open(self.stderr_path, "w+")
             return subprocess.Popen([SQUID, "-N", "-d", "1", "-f", conf], stdin=subprocess.DEVNULL,
-                                    stdout=self._stderr, stderr=self._stderr)
+                                    stdout=stderr, stderr=stderr)
 
         try:
-            self.proc, self.port = start_listening("squid", launch, self.stderr_text, start_timeout, attempts)
+            self.proc, self.port = start_listening("squid", launch, self.stderr_path, start_timeout, attempts)
         except BaseException:
-            if self._stderr:
-                self._stderr.close()
             self._dir.cleanup()
             raise
 
@@ -94,21 +87,10 @@ class Squid:
             uid = int(re.search(r"^Uid:\s+(\d+)", f.read(), re.M).group(1))
         return pwd.getpwuid(uid).pw_name
 
-    def stderr_text(self):
-        try:
-            with open(self.stderr_path, errors="replace") as f:
-                return f.read()
-        except FileNotFoundError:
-            return ""
-
     def requests(self):
         """Every request in the access log, as a dict (code, status (int), bytes (int, headers included),
         method, url, type)."""
-        try:
-            with open(self.access_log, errors="replace") as f:
-                lines = f.read().splitlines()
-        except FileNotFoundError:
-            return []
+        lines = read_text(self.access_log).splitlines()
         out = []
         for line in lines:
             m = ACCESS_LINE.match(line)
@@ -128,11 +110,6 @@ class Squid:
                 return False
             time.sleep(0.05)
 
-    def _terminate(self, timeout=15.0):
-        terminate(self.proc, timeout)
-        if self._stderr:
-            self._stderr.close()
-
     def stop(self):
-        self._terminate()
+        terminate(self.proc, timeout=15.0)
         self._dir.cleanup()

@@ -315,17 +315,7 @@ class DrainingNode(unittest.TestCase):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--binary", required=True, help="path to the rtmpt-gateway binary")
-    parser.add_argument("--keep", action="store_true", help="keep the working directory")
-    args, rest = parser.parse_known_args()
-    ARGS.binary, ARGS.keep = args.binary, args.keep
-    for tool in ("ffmpeg", "rtmpdump", "/usr/sbin/nginx", HAPROXY):
-        if not shutil.which(tool) and not os.path.exists(tool):
-            print(f"{tool} not found (packaging/install-deps.sh installs it)", file=sys.stderr)
-            return 1
-    prog = unittest.main(argv=[sys.argv[0], "-v", *rest], exit=False)
-    return 0 if prog.result.wasSuccessful() else 1
+    return e2e.run_tests(__doc__, ARGS, ("ffmpeg", "rtmpdump", "/usr/sbin/nginx", HAPROXY))
 
 
 if __name__ == "__main__":
