@@ -122,15 +122,20 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
         case proto::SequenceWindow::Verdict::out_of_window:
             slot->fill(replies().error(HttpStatus::bad_request, "sequence number out of window", false));
             end(CloseReason::sequence_out_of_window,
-                "seq " + std::to_string(*seq) + ", expected " + std::to_string(window_.next()));
+                "seq " + std::to_string(*seq) + ", expected " +
+                    (window_.base() == proto::SequenceWindow::Base::fixed ? std::to_string(window_.next())
+                                                                          : std::string("0 or 1 first")));
             return;
     }
 }
 
 bool Session::behind_gap(std::uint64_t seq) const {
+    // While the base is awaited the numbers may start at 1: a 1 waiting for it, and whatever follows
+    // it in order, is not parked behind a gap (a Red5 client's handshake comes as seq 1).
+    const std::uint64_t from = window_.awaiting_base() ? 1 : window_.next();
     const auto before =
         static_cast<std::uint64_t>(std::distance(pending_.begin(), pending_.lower_bound(seq)));
-    return before < seq - window_.next();
+    return before < seq - from;
 }
 
 void Session::await_base() {

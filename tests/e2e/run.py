@@ -63,6 +63,7 @@ class Scenario:
             c = players.ffmpeg_player(label, url, self.workdir, env=env)
         else:
             c = players.rtmpdump_player(label, url, self.workdir)
+        self.test.addCleanup(c.close)  # whatever ends the test early, no client outlives it
         self.players.append((c, kind, compare_with))
         return c
 
@@ -81,6 +82,7 @@ class Scenario:
 
     def start_publish(self, url, env=None):
         self.publisher = players.ffmpeg_publisher("publisher", self.test.clip, url, self.workdir, env=env)
+        self.test.addCleanup(self.publisher.close)
 
     def wait_publishing(self):
         """Returns once nginx has the publish and its players are receiving (bounded)."""

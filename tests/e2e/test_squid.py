@@ -4,13 +4,14 @@
     python3 tests/e2e/test_squid.py --binary build/gateway/rtmpt-gateway [-v] [--keep] [-k PROFILE]
 
 This is the situation the product exists for: clients behind a proxy server. ffmpeg's rtmpt:// honours
-http_proxy (librtmp, and so rtmpdump, has no proxy support). Each case starts Debian's squid on loopback, as
+http_proxy (librtmp, and so rtmpdump, has no HTTP proxy support). Each case starts Debian's squid on loopback, as
 its own unprivileged user, with one of the proxy settings Adobe's technote names as what breaks RTMPT, and a
 gateway of its own; an ffmpeg player and the ffmpeg publisher go through squid, an ffmpeg player reads nginx
 directly as the reference. The clip is 1280x720 with grain, so its keyframes are real sizes (44-79 KB, the
 first far larger) and fill replies to the limit.
 
   keepalive         squid's defaults (keep-alive on both sides)                         passes
+  keepalive-off     client_persistent_connections off                                    fails: ffmpeg gives up
   short-timeouts    read/request timeouts 5 s, client_lifetime 8 s; a 10 s stream         passes
   cap-64k           reply_body_max_size 64 KB; gateway defaults                          passes
   cap-16k-default   reply_body_max_size 16 KB; gateway defaults                          fails (403)
@@ -160,6 +161,10 @@ class ThroughSquid(unittest.TestCase):
         closes = 2
         if not squid.wait_for(lambda rs: sum(1 for r in rs if "/close/" in r["url"]) >= closes, SQUID_LOG_TIMEOUT):
             s.problems.append(f"squid did not log the {closes} /close requests within {SQUID_LOG_TIMEOUT}s")
+        # The gateway's log is read by a thread of this process: let it catch up with squid's.
+        logged = len([r for r in squid.requests() if TUNNEL.search(r["url"])])
+        gw.wait_until(lambda lines: sum(1 for line in lines[start:] if ACCESS.search(line)) >= logged,
+                      SQUID_LOG_TIMEOUT)  # a shortfall is reported below as counts that differ
         requests, replies = self.measure(squid, gw, result, start)
         refused = [f"{r['code']}/{r['status']} {r['method']} {r['url']}" for r in requests if r["status"] != 200]
         if refused:
@@ -186,9 +191,10 @@ class ThroughSquid(unittest.TestCase):
         return " ".join(f"{kind} {len(got[kind].md5s) if kind in got else 0}/{len(self.published[kind].md5s)}"
                         for kind in ("video", "audio"))
 
-    def run_refused(self, name, squid_extra, setting, refused_path, publish):
-        """A case that must fail the way the technote says: squid refuses with 403, the player gets no whole
-        stream. `refused_path` matches the URL squid must have refused."""
+    def run_failing(self, name, squid_extra, setting, publish, refused_path=None):
+        """A case that must fail: the player through squid gets no whole stream and exits. With
+        `refused_path`, the way the technote says: squid refused a request matching it with 403.
+        Returns the gateway's access-log matches of the case."""
         squid, gw, result, proxy = self.start(name, squid_extra, setting)
         s = e2e.Scenario(self, name)
         start = len(gw.lines)
@@ -202,11 +208,13 @@ class ThroughSquid(unittest.TestCase):
             s.problems.append(f"the player through squid still ran after {FAIL_TIMEOUT}s")
         if s.publisher:
             s.publisher.kill()
-        squid.wait_for(lambda rs: any(r["status"] == 403 and re.search(refused_path, r["url"]) for r in rs),
-                       SQUID_LOG_TIMEOUT)
+        if refused_path:
+            squid.wait_for(lambda rs: any(r["status"] == 403 and re.search(refused_path, r["url"]) for r in rs),
+                           SQUID_LOG_TIMEOUT)
+        else:
+            squid.wait_for(lambda rs: rs, SQUID_LOG_TIMEOUT)
         requests, replies = self.measure(squid, gw, result, start)
-        denied = [r for r in requests if r["status"] == 403 and re.search(refused_path, r["url"])]
-        if not denied:
+        if refused_path and not any(r["status"] == 403 and re.search(refused_path, r["url"]) for r in requests):
             s.problems.append(f"squid refused no request matching {refused_path!r}: "
                               f"{[(r['status'], r['url']) for r in requests][:10]}")
         result.packets = self.packets(s) if player.output_size() else "none"
@@ -214,12 +222,11 @@ class ThroughSquid(unittest.TestCase):
                                            for k in ("video", "audio"))
         if rc == 0 and whole:
             s.problems.append("the player through squid received the whole stream: the setting did not bite")
-        result.outcome = f"refused as expected (player exit {rc})" if not s.problems else "FAILED"
-        for c in [c for c, _, _ in s.players] + ([s.publisher] if s.publisher else []):
-            c.close()
+        how = "refused with 403" if refused_path else "the client gave up"
+        result.outcome = f"{how}, as expected (player exit {rc})" if not s.problems else "FAILED"
         if s.problems:
             s.finish()
-        return denied, replies
+        return replies
 
     # --- the technote's four settings
 
@@ -236,9 +243,19 @@ class ThroughSquid(unittest.TestCase):
         self.run_stream("cap_64k", "reply_body_max_size 64 KB", "reply cap 64 KB; gateway defaults",
                         reply_cap=64 * KiB)
 
+    def test_keepalive_off(self):
+        """Not the gateway's to mend, and documented in README: with keep-alive off towards the client, squid
+        answers /open/1 with Connection: close and ffmpeg 5.1's RTMPT client sends nothing more. Should this
+        ever pass, ffmpeg has changed: the README's proxy section must say so."""
+        replies = self.run_failing("keepalive_off", "client_persistent_connections off",
+                                   "keep-alive off towards the client", publish=False)
+        paths = [m.group("path") for m in replies]
+        self.assertEqual([p for p in paths if not p.startswith("/open/")], [],
+                         "ffmpeg sent more than its open through a proxy without keep-alive")
+
     def test_cap_16k_default(self):
-        denied, replies = self.run_refused("cap_16k_default", "reply_body_max_size 16 KB",
-                                           "reply cap 16 KB; gateway defaults", r"/(idle|send)/", publish=True)
+        replies = self.run_failing("cap_16k_default", "reply_body_max_size 16 KB",
+                                   "reply cap 16 KB; gateway defaults", publish=True, refused_path=r"/(idle|send)/")
         # What squid refused were the gateway's replies over the cap.
         large = [m for m in replies if int(m.group("out")) > 16 * KiB]
         self.assertTrue(large, "the gateway sent no reply over 16 KiB, yet squid refused")
@@ -249,8 +266,8 @@ class ThroughSquid(unittest.TestCase):
                         session__reply_max_bytes='"16KiB"')
 
     def test_mime_default(self):
-        self.run_refused("mime_default", MIME_FILTER, f"only {ADMITTED_TYPE} admitted; gateway defaults",
-                         r"/open/1$", publish=False)
+        self.run_failing("mime_default", MIME_FILTER, f"only {ADMITTED_TYPE} admitted; gateway defaults",
+                         publish=False, refused_path=r"/open/1$")
 
     def test_mime_admitted(self):
         self.run_stream("mime_admitted", MIME_FILTER, f"only {ADMITTED_TYPE} admitted; http.mime_type set to it",

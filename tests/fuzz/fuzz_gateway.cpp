@@ -33,9 +33,10 @@
 // only passes through `t`, which activates libevent's own timeout events (found with
 // event_base_foreach_event) or calls Worker::sweep_sessions with a later clock; the session
 // timeouts differ (handshake 10 s, sequence gap 20 s, idle 30 s, lifetime 40 s) so that each can
-// be reached. The wait for a seq 0 after a first request numbered 1 is a libevent timer (`t` 32). Session ids come from this driver's fill_random (gateway/entropy.cpp is not
-// linked): the n-th id of an input is 16 bytes of n, so runs repeat and the fuzzer can also
-// write ids directly.
+// be reached. The wait for a seq 0 after a first request numbered 1 is a 60 s libevent timer
+// (`t` 32). Session ids come from this driver's fill_random (gateway/entropy.cpp is not linked):
+// the n-th id of an input is 16 bytes of n, so runs repeat and the fuzzer can also write ids
+// directly.
 //
 // Properties checked:
 //  - every reply is "HTTP/1.1 <code> <reason>" with a code from 200 400 404 405 408 413 429 431
@@ -51,7 +52,8 @@
 //    timeout has answered every request the mirror saw, and never stops inside a reply;
 //  - an /open's 200 carries an id this driver made, each id once; a 200 to a tunnel request
 //    names a session that was made; tunnel 200 bodies are "\0" (close) or a polling byte of
-//    Red5's schedule (0x01 when data follows) and backend bytes; all 200s to one sequence
+//    Red5's schedule (0x01 when data follows) and backend bytes, session.reply_max_bytes in
+//    all with the polling byte; all 200s to one sequence
 //    number of a session are the same bytes (waiters and the reply cache);
 //  - downstream: the backend bytes in a session's replies, in sequence order, are a prefix of
 //    what its backend sent (no loss inside a known run, no reordering, no duplication);
@@ -185,7 +187,9 @@ const rtmpt::config::Config& config_for(std::uint8_t flags) {
     c.session.idle_hold = (key & kConfigIdleHold) ? never : milliseconds{0};
     c.session.handshake_timeout = milliseconds{10'000};
     c.session.sequence_gap_timeout = milliseconds{20'000};
-    c.session.sequence_base_wait = milliseconds{500};  // a libevent timer: ends only through `t`
+    // A libevent timer like the others: as long, so that it ends only through `t` (a loop turn
+    // runs timers whose real time has passed, and an input may take longer than 500 ms).
+    c.session.sequence_base_wait = never;
     c.session.max_lifetime = (key & kConfigLifetime) ? milliseconds{40'000} : milliseconds{0};
     c.session.max_bytes = (key & kConfigByteCap) ? 3000 : 0;
     c.session.max_sessions_per_client = (key & kConfigPerClient) ? 2 : 0;
@@ -1202,6 +1206,9 @@ class Harness {
         } else {
             REQUIRE(is_polling_byte(b), what() + "not a polling byte of Red5's schedule");
             REQUIRE(r.body.size() == 1 || b == 0x01, what() + "data with a back-off polling byte");
+            REQUIRE(r.body.size() <= cfg_.session.reply_max_bytes,
+                    what() + "a body of " + std::to_string(r.body.size()) +
+                        " bytes, over session.reply_max_bytes with its polling byte");
         }
         if (!req.seq) {
             REQUIRE(r.body == std::string_view("\0", 1),

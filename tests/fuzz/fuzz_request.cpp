@@ -16,7 +16,8 @@
 //  - parse_route agrees with an independent reading of the path; tunnel routes carry a
 //    well-formed session id that points into the target, and rebuild to the same route;
 //  - the window's verdicts, its base and its next number match a reference model (the wait for
-//    a seq 0 after a first request numbered 1 ends when the input does); requests are applied
+//    a seq 0 after a first request numbered 1 ends at an /fcs/ident2, the model's clock, or when
+//    the input does); requests are applied
 //    in sequence order, each number exactly once, each one more than the last; at most
 //    kAhead + 1 requests wait;
 //  - a retry finds in the reply cache exactly the reply stored for its number while that is
@@ -699,6 +700,9 @@ class ModelWorker {
         }
         switch (route.kind) {
             case RouteKind::ident2: {
+                // The model's clock: an ident2 stands for time passing, so that inputs reach sessions
+                // whose numbers start at 1 (the gateway's timer has no place in a byte stream).
+                end_base_waits();
                 std::string reply = builder().text(kIdent2);
                 const ReplyShape shape = check_reply(reply);
                 REQUIRE(shape.status == 200 && shape.content_type == "text/plain" && shape.body == kIdent2,

@@ -149,6 +149,15 @@ seeds["flash_ident2"] = flash("/fcs/ident2", Z) + flash("/open/1", Z) + flash(f"
 # Red5's Java client starts at 1; HaishinKit and RootEncoder close without a number, RootEncoder
 # sends empty bodies.
 seeds["red5_base1"] = b"".join(minimal(f"/idle/{SID2}/{n}") for n in (1, 2, 3)) + minimal(f"/close/{SID2}/4")
+# In the model an /fcs/ident2 is time passing: the wait for a 0 ends, the numbers start at 1, a late
+# 0 is refused, and the window reaches its upper edge from 1.
+seeds["red5_base1_settled"] = b"".join([
+    minimal(f"/send/{SID2}/1", b"\x03" + b"\x05" * 16),
+    minimal("/fcs/ident2"),
+    minimal(f"/send/{SID2}/0", b"late"),
+    *(minimal(f"/idle/{SID2}/{n}") for n in (2, 3, 9, 10, 4)),
+    minimal(f"/idle/{SID2}/2"),
+])
 seeds["haishinkit_close"] = b"".join([
     minimal("/open/1", b""),
     minimal(f"/send/{SID}/0", b"\x03\x00"),

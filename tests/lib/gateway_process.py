@@ -69,6 +69,17 @@ class GatewayProcess:
                         f"no log line matching {pattern!r} within {timeout}s; log:\n" + "\n".join(self.lines))
                 self._cond.wait(remaining)
 
+    def wait_until(self, predicate, timeout=10.0):
+        """Waits until predicate(lines) holds, checked as each log line arrives; returns whether it did."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not predicate(self.lines):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.proc.poll() is not None and not self._reader.is_alive()):
+                    return False
+                self._cond.wait(remaining)
+            return True
+
     def log_text(self):
         with self._cond:
             return "\n".join(self.lines)

@@ -29,6 +29,7 @@ TEST_CASE("a first request numbered 0 fixes the base at once") {
 
 TEST_CASE("a first number above 1 is out of the window and learns nothing") {
     SequenceWindow w;
+    CHECK(w.first() == 0);
     CHECK(w.classify(2) == V::out_of_window);
     CHECK(w.base() == B::unknown);
     CHECK(w.classify(~0ull) == V::out_of_window);
@@ -43,6 +44,7 @@ TEST_CASE("a first request numbered 1 leaves the base open") {
     CHECK(w.base() == B::awaiting);
     CHECK(w.awaiting_base());
     CHECK(w.next() == 0);  // provisional: nothing is applied before the base is known
+    CHECK(w.first() == 0);
 
     SUBCASE("a 0 that follows makes the base 0") {
         CHECK(w.classify(0) == V::in_window);
