@@ -210,17 +210,35 @@ class Scenario:
             self.test.fail("\n".join(["", *self.problems, "", *details]))
 
 
+def open_stream_fixture(cls, prefix, clip=True, **clip_args):
+    """A test class's working directory (cls.tmp), generated clip (cls.clip, its listing cls.published) and
+    private nginx-rtmp (cls.nginx). cls.gw starts as None. The caller closes it with close_stream_fixture,
+    also when this raises."""
+    cls.tmp = tempfile.mkdtemp(prefix=prefix)
+    cls.nginx = None
+    cls.gw = None
+    if clip:
+        cls.clip = media.make_clip(os.path.join(cls.tmp, "clip.flv"), seconds=CLIP_SECONDS, **clip_args)
+        cls.published = media.framemd5(cls.clip)
+        assert set(cls.published) == {"video", "audio"}, cls.published.keys()
+    cls.nginx = NginxRtmp()
+
+
+def close_stream_fixture(cls):
+    """Stops the fixture's nginx; removes its working directory, or keeps it with --keep."""
+    if cls.nginx:
+        cls.nginx.stop()
+    if ARGS.keep:
+        print(f"\nkept {cls.tmp}", file=sys.stderr)
+    else:
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+
 class EndToEnd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="rtmpt-e2e-")
-        cls.nginx = None
-        cls.gw = None
         try:
-            cls.clip = media.make_clip(os.path.join(cls.tmp, "clip.flv"), seconds=CLIP_SECONDS)
-            cls.published = media.framemd5(cls.clip)
-            assert set(cls.published) == {"video", "audio"}, cls.published.keys()
-            cls.nginx = NginxRtmp()
+            open_stream_fixture(cls, "rtmpt-e2e-")
             if not ARGS.no_gateway:
                 cls.gw = GatewayProcess(ARGS.binary, gateway_yaml(cls.nginx.port))
         except BaseException:
@@ -230,12 +248,7 @@ class EndToEnd(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         status = cls.gw.stop() if cls.gw else 0
-        if cls.nginx:
-            cls.nginx.stop()
-        if ARGS.keep:
-            print(f"\nkept {cls.tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        close_stream_fixture(cls)
         if status != 0:
             # A sanitizer build reports leaks as the process exits.
             raise AssertionError(f"the gateway exited with status {status} on SIGTERM:\n{cls.gw.log_text()[-6000:]}")
@@ -445,7 +458,8 @@ def run_tests(doc, settings, tools, no_gateway_option=False):
     settings.binary, settings.keep = args.binary, args.keep
     if no_gateway_option:
         settings.no_gateway = no_gateway
-    ARGS.binary = args.binary  # Scenario and own_gateway read this module's settings
+    # own_gateway and the stream fixture read this module's settings.
+    ARGS.binary, ARGS.keep = args.binary, args.keep
     for tool in tools:
         if not shutil.which(tool) and not os.path.exists(tool):
             print(f"{tool} not found (packaging/install-deps.sh installs it)", file=sys.stderr)

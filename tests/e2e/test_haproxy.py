@@ -20,10 +20,8 @@ import collections
 import http.client
 import os
 import re
-import shutil
 import signal
 import sys
-import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,11 +30,9 @@ sys.path.insert(0, os.path.dirname(HERE))  # tests/, for lib.gateway_process
 # The raw RTMPT client, searched last: tests/integration has a run.py of its own.
 sys.path.append(os.path.join(os.path.dirname(HERE), "integration"))
 
-import media  # noqa: E402
 import run as e2e  # noqa: E402  (Scenario: players, publisher, packet comparison)
 from haproxy import HAPROXY, HAProxy  # noqa: E402
 from lib.gateway_process import GatewayProcess, gateway_yaml  # noqa: E402
-from nginx_rtmp import NginxRtmp  # noqa: E402
 from rtmpt_client import HttpConnection, open_session  # noqa: E402
 
 ARGS = argparse.Namespace(binary=None, keep=False)
@@ -58,16 +54,11 @@ DRAIN_TIMEOUT = 10.0
 
 def start_servers(cls, clip, **overrides):
     """nginx-rtmp, the nodes n1 and n2 and HAProxy in front of them, as attributes of a TestCase class."""
-    cls.tmp = tempfile.mkdtemp(prefix="rtmpt-e2e-haproxy-")
-    cls.nginx = None
-    cls.gw = None  # Scenario's single-gateway checks do not apply: the nodes are checked here
     cls.nodes = {}
     cls.haproxy = None
     try:
-        if clip:
-            cls.clip = media.make_clip(os.path.join(cls.tmp, "clip.flv"), seconds=e2e.CLIP_SECONDS)
-            cls.published = media.framemd5(cls.clip)
-        cls.nginx = NginxRtmp()
+        # cls.gw stays None: Scenario's single-gateway checks do not apply, the nodes are checked here.
+        e2e.open_stream_fixture(cls, "rtmpt-e2e-haproxy-", clip=clip)
         for tag in NODES:
             # As README asks: HAProxy is a trusted proxy (X-Forwarded-For names the client), and the idle
             # timeout is short. log.access gives the node's own line per request.
@@ -84,12 +75,7 @@ def stop_servers(cls):
     if cls.haproxy:
         cls.haproxy.stop()
     statuses = {tag: gw.stop() for tag, gw in cls.nodes.items()}
-    if cls.nginx:
-        cls.nginx.stop()
-    if ARGS.keep:
-        print(f"\nkept {cls.tmp}", file=sys.stderr)
-    else:
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+    e2e.close_stream_fixture(cls)
     bad = {tag: s for tag, s in statuses.items() if s != 0}
     if bad:
         raise AssertionError(f"gateway nodes exited non-zero: {bad}")

@@ -28,9 +28,7 @@ squid saw, the connections the gateway accepted for them, and the largest reply.
 import argparse
 import os
 import re
-import shutil
 import sys
-import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,12 +38,10 @@ sys.path.insert(0, os.path.dirname(HERE))  # tests/, for lib.gateway_process
 import media  # noqa: E402
 import run as e2e  # noqa: E402  (Scenario: players, publisher, packet comparison; admin_get)
 from lib.gateway_process import GatewayProcess, gateway_yaml  # noqa: E402
-from nginx_rtmp import NginxRtmp  # noqa: E402
 from squid import SQUID, Squid  # noqa: E402
 
 ARGS = argparse.Namespace(binary=None, keep=False)
 
-CLIP_SECONDS = 10
 CLIP_SIZE = "1280x720"
 CLIP_BITRATE = "4000k"
 KiB = 1024
@@ -83,26 +79,16 @@ RESULTS = []
 class ThroughSquid(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="rtmpt-e2e-squid-")
-        cls.nginx = None
-        cls.gw = None
         try:
-            cls.clip = media.make_clip(os.path.join(cls.tmp, "clip.flv"), seconds=CLIP_SECONDS, size=CLIP_SIZE,
-                                       video_bitrate=CLIP_BITRATE, noise=True)
-            cls.published = media.framemd5(cls.clip)
-            cls.nginx = NginxRtmp()
+            e2e.open_stream_fixture(cls, "rtmpt-e2e-squid-", size=CLIP_SIZE, video_bitrate=CLIP_BITRATE,
+                                    noise=True)
         except BaseException:
             cls.tearDownClass()
             raise
 
     @classmethod
     def tearDownClass(cls):
-        if cls.nginx:
-            cls.nginx.stop()
-        if ARGS.keep:
-            print(f"\nkept {cls.tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        e2e.close_stream_fixture(cls)
         print_results()
 
     # --- one case
