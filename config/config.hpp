@@ -49,6 +49,8 @@ struct SessionConfig {
     std::size_t queue_max_bytes = 1024 * 1024;
     // How long an /idle with nothing to return may be held back (FMS IdleAckInterval); 0 answers at once.
     Duration idle_hold{100};
+    // How long an /idle that finds backend bytes, but less than a full reply, may wait for more.
+    Duration coalesce_wait{5};
     // An opened session must send its first bytes (the RTMP handshake) within this.
     Duration handshake_timeout{10'000};
     // A request waiting for an earlier sequence number ends the session after this long.

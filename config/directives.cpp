@@ -124,6 +124,19 @@ constexpr std::array kDirectives{
         .slot = [](Config& c) -> Slot { return &c.session.idle_hold; },
     },
     Directive{
+        .name = "session.coalesce_wait",
+        .type = ValueType::duration,
+        .default_text = "5ms",
+        .min = 0,
+        .max = ms(5s),
+        .help = "How long an /idle that finds backend bytes waiting, but less than a full reply "
+                "(session.reply_max_bytes), may wait for more before it is answered; also how long a "
+                "held /idle waits after the first bytes arrive. While a stream flows, replies then carry "
+                "more bytes each and clients make fewer requests; each reply is delayed by at most this. "
+                "0 answers at once.",
+        .slot = [](Config& c) -> Slot { return &c.session.coalesce_wait; },
+    },
+    Directive{
         .name = "session.handshake_timeout",
         .type = ValueType::duration,
         .default_text = "10s",

@@ -1,6 +1,7 @@
 #include "gateway/backend_link.hpp"
 
 #include "gateway/linger_set.hpp"
+#include "gateway/socket_io.hpp"
 #include "gateway/timeval.hpp"
 
 #include <event2/util.h>
@@ -14,12 +15,15 @@ namespace rtmpt::gateway {
 namespace {
 
 constexpr std::chrono::milliseconds kFlushOnClose{5000};
+// A read this large says a stream is flowing: the next one is made into reserved queue room.
+constexpr std::size_t kBigRead = 16 * 1024;
 
 }  // namespace
 
 BackendLink::BackendLink(BackendEvents& owner, event_base* base, evdns_base* dns,
-                         const config::BackendConfig& cfg, std::size_t queue_max_bytes)
-    : owner_(owner), base_(base), dns_(dns), cfg_(cfg), queue_max_(queue_max_bytes) {}
+                         const config::BackendConfig& cfg, std::size_t queue_max_bytes,
+                         std::span<char> scratch)
+    : owner_(owner), base_(base), dns_(dns), cfg_(cfg), queue_max_(queue_max_bytes), scratch_(scratch) {}
 
 BackendLink::~BackendLink() = default;
 
@@ -31,14 +35,16 @@ void BackendLink::connect() {
     }
     state_ = State::connecting;
     connect_started_ = std::chrono::steady_clock::now();
-    bufferevent_setcb(bev_.get(), &BackendLink::on_read, &BackendLink::on_write, &BackendLink::on_event,
-                      this);
-    bufferevent_setwatermark(bev_.get(), EV_READ, 0, queue_max_);
+    // Reading is ours (on_readable, from the connect on); the bufferevent connects and writes.
+    bufferevent_setcb(bev_.get(), nullptr, &BackendLink::on_write, &BackendLink::on_event, this);
     bufferevent_setwatermark(bev_.get(), EV_WRITE, queue_max_ / 2, 0);
+    bufferevent_set_max_single_write(bev_.get(), queue_max_);
+    // A bufferevent keeps its input's end frozen for its own reads only; here read_backend fills it.
+    evbuffer_unfreeze(bufferevent_get_input(bev_.get()), 0);
     // During the connect, the write timeout bounds the connect itself.
     const timeval connect_tv = to_timeval(cfg_.connect_timeout);
     bufferevent_set_timeouts(bev_.get(), nullptr, &connect_tv);
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    bufferevent_enable(bev_.get(), EV_WRITE);
     const auto& addr = cfg_.address;
     if (bufferevent_socket_connect_hostname(bev_.get(), dns_, AF_UNSPEC, addr.host.c_str(), addr.port) != 0) {
         // The error event may already have fired and marked us gone.
@@ -49,7 +55,13 @@ void BackendLink::connect() {
 
 std::size_t BackendLink::write(std::string_view bytes) {
     if (state_ == State::gone || state_ == State::read_only || !bev_ || bytes.empty()) return 0;
-    if (bufferevent_write(bev_.get(), bytes.data(), bytes.size()) != 0) return 0;
+    if (state_ == State::connected) {
+        int error = 0;
+        write_through(bev_.get(), bytes, nullptr, &error);
+        if (error != 0 && write_errno_ == 0) write_errno_ = error;
+    } else if (bufferevent_write(bev_.get(), bytes.data(), bytes.size()) != 0) {
+        return 0;
+    }
     return bytes.size();
 }
 
@@ -72,17 +84,29 @@ std::size_t BackendLink::take(std::string& out, std::size_t max) {
     if (!in) return 0;
     const std::size_t n = std::min(max, evbuffer_get_length(in));
     if (n == 0) return 0;
-    const std::size_t old = out.size();
-    out.resize(old + n);
-    evbuffer_remove(in, out.data() + old, n);
-    if (reading_paused_ && bev_ && evbuffer_get_length(in) < queue_max_) {
+    // Appended chain by chain: one copy, and no zero-filling of the room first.
+    std::size_t left = n;
+    evbuffer_iovec vec[8];
+    while (left > 0) {
+        const int got = evbuffer_peek(in, static_cast<ev_ssize_t>(left), nullptr, vec, 8);
+        std::size_t moved = 0;
+        for (int i = 0; i < std::min(got, 8) && moved < left; ++i) {
+            const std::size_t len = std::min(vec[i].iov_len, left - moved);
+            out.append(static_cast<const char*>(vec[i].iov_base), len);
+            moved += len;
+        }
+        evbuffer_drain(in, moved);
+        left -= moved;
+    }
+    if (reading_paused_ && read_event_ && evbuffer_get_length(in) < queue_max_) {
         reading_paused_ = false;
-        bufferevent_enable(bev_.get(), EV_READ);
+        event_add(read_event_.get(), nullptr);
     }
     return n;
 }
 
 void BackendLink::close(LingerSet& linger) {
+    read_event_.reset();
     if (bev_) {
         bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
         // Client bytes queued while the connect is still under way were acknowledged too: they
@@ -98,17 +122,56 @@ void BackendLink::close(LingerSet& linger) {
     state_ = State::gone;
 }
 
-void BackendLink::on_read(bufferevent* bev, void* arg) {
-    auto* self = static_cast<BackendLink*>(arg);
-    // A full queue is the backpressure working (the client is not polling), but libevent 2.1.11
-    // and later call this callback again on every loop turn while the input sits at its
-    // high-watermark with reading enabled (libevent#891): the worker would spin. So reading stops
-    // outright here, and take() resumes it once there is room.
-    if (evbuffer_get_length(bufferevent_get_input(bev)) >= self->queue_max_) {
-        bufferevent_disable(bev, EV_READ);
-        self->reading_paused_ = true;
+void BackendLink::on_readable(evutil_socket_t, short, void* arg) {
+    static_cast<BackendLink*>(arg)->read_backend();
+}
+
+void BackendLink::top_up(std::size_t want) {
+    // Not while the backend is quiet: a poll of a silent stream costs no read call.
+    if (!read_event_ || reading_paused_ || read_end_ || !flowing_) return;
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    const std::size_t queued = evbuffer_get_length(in);
+    if (queued >= want || queued >= queue_max_) return;
+    const ssize_t n = read_into(in, bufferevent_getfd(bev_.get()), std::min(want, queue_max_) - queued,
+                                scratch_, big_reads_);
+    if (n > 0) {
+        big_reads_ = static_cast<std::size_t>(n) >= kBigRead;
+        return;
     }
-    self->owner_.on_backend_data();
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        flowing_ = false;  // until the loop sees the socket readable again
+        return;
+    }
+    // Reported from the loop, not from inside the reply being built.
+    read_end_ = n == 0 ? 0 : errno;
+    event_active(read_event_.get(), EV_READ, 0);
+}
+
+void BackendLink::read_backend() {
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    const std::size_t queued = evbuffer_get_length(in);
+    ssize_t n;
+    if (read_end_) {
+        n = *read_end_ == 0 ? 0 : -1;
+        errno = *read_end_;
+    } else {
+        n = read_into(in, bufferevent_getfd(bev_.get()), queue_max_ - queued, scratch_, big_reads_);
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+    if (n <= 0) {
+        // handle_event reads the error from errno, as it would after libevent's own read.
+        handle_event(static_cast<short>(BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR)));
+        return;
+    }
+    flowing_ = true;
+    big_reads_ = static_cast<std::size_t>(n) >= kBigRead;
+    // A full queue is the backpressure working (the client is not polling): stop reading until
+    // take() makes room.
+    if (evbuffer_get_length(in) >= queue_max_) {
+        event_del(read_event_.get());
+        reading_paused_ = true;
+    }
+    owner_.on_backend_data();
 }
 
 void BackendLink::on_write(bufferevent*, void* arg) {
@@ -130,6 +193,8 @@ void BackendLink::handle_event(short what) {
         const int one = 1;
         // RTMP is latency-bound small messages; Nagle would hold back control messages.
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        read_event_.reset(event_new(base_, fd, EV_READ | EV_PERSIST, &BackendLink::on_readable, this));
+        event_add(read_event_.get(), nullptr);
         owner_.on_backend_connected();
         return;
     }
@@ -153,7 +218,8 @@ void BackendLink::handle_event(short what) {
         if (dns_err != 0) {
             detail = std::string("cannot resolve ") + cfg_.address.host + ": " + evutil_gai_strerror(dns_err);
         } else {
-            const int err = EVUTIL_SOCKET_ERROR();
+            const int err =
+                write_errno_ != 0 && (what & BEV_EVENT_WRITING) ? write_errno_ : EVUTIL_SOCKET_ERROR();
             detail = err ? evutil_socket_error_to_string(err) : "connection error";
         }
     }
@@ -166,8 +232,7 @@ void BackendLink::handle_event(short what) {
         evbuffer* out = bufferevent_get_output(bev_.get());
         evbuffer_drain(out, evbuffer_get_length(out));
         bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
-        // With the queue to the client full, take() resumes reading once there is room.
-        if (!reading_paused_) bufferevent_enable(bev_.get(), EV_READ);
+        // Reading goes on (or resumes in take(), once the queue to the client has room).
         return;
     }
     mark_gone(reason, std::move(detail));
@@ -175,6 +240,7 @@ void BackendLink::handle_event(short what) {
 
 void BackendLink::mark_gone(CloseReason reason, std::string detail) {
     state_ = State::gone;
+    read_event_.reset();
     if (bev_) {
         // Keep what the backend sent: the client is owed every byte. The socket itself closes now.
         leftover_.reset(evbuffer_new());

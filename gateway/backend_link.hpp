@@ -1,8 +1,7 @@
 // One native TCP RTMP connection to the backend, owned by one session.
 // Its input buffer is the session's backend-to-client queue: reading stops at
-// session.queue_max_bytes (libevent's read high-watermark, and reading disabled outright: see
-// on_read), so a client that stops polling stops the gateway reading the backend instead of
-// growing memory.
+// session.queue_max_bytes, so a client that stops polling stops the gateway reading the backend
+// instead of growing memory.
 #pragma once
 
 #include "config/config.hpp"
@@ -11,6 +10,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -42,8 +43,9 @@ class BackendLink {
         gone,        // closed or failed; only the queued input remains
     };
 
+    // `scratch` is the worker's read buffer: one read takes at most its size.
     BackendLink(BackendEvents& owner, event_base* base, evdns_base* dns, const config::BackendConfig& cfg,
-                std::size_t queue_max_bytes);
+                std::size_t queue_max_bytes, std::span<char> scratch);
     ~BackendLink();
     BackendLink(const BackendLink&) = delete;
     BackendLink& operator=(const BackendLink&) = delete;
@@ -60,6 +62,10 @@ class BackendLink {
 
     [[nodiscard]] std::size_t queued_in() const;   // bytes waiting to go to the client
     [[nodiscard]] std::size_t queued_out() const;  // client bytes not yet taken by the backend
+    // Reads what the backend socket holds now, so that up to `want` bytes are queued (within
+    // queue_max_bytes): a reply then carries what the backend has sent, not only what the loop
+    // has read so far. The end of the stream or an error found here is reported from the loop.
+    void top_up(std::size_t want);
     // Appends up to `max` queued backend bytes to `out`; returns how many.
     std::size_t take(std::string& out, std::size_t max);
 
@@ -72,7 +78,8 @@ class BackendLink {
     void close(LingerSet& linger);
 
   private:
-    static void on_read(bufferevent* bev, void* arg);
+    static void on_readable(evutil_socket_t fd, short what, void* arg);
+    void read_backend();
     static void on_write(bufferevent* bev, void* arg);
     static void on_event(bufferevent* bev, short what, void* arg);
     void handle_event(short what);
@@ -83,12 +90,19 @@ class BackendLink {
     evdns_base* dns_;
     const config::BackendConfig& cfg_;
     std::size_t queue_max_;
+    std::span<char> scratch_;
     State state_ = State::idle;
-    BufferEventPtr bev_;
+    BufferEventPtr bev_;    // connects and writes; its input buffer is the queue to the client
+    EventPtr read_event_;   // reads the socket (see socket_io.hpp); made once connected
     EvBufferPtr leftover_;  // backend bytes still owed to the client after the link is gone
     // Why writes failed, reported once the read side has ended too (state read_only).
     CloseReason write_failure_ = CloseReason::backend_error;
     std::string write_failure_detail_;
+    // The end of stream (0) or read error (errno) that top_up() met, for read_backend to report.
+    std::optional<int> read_end_;
+    bool flowing_ = false;         // the last read got bytes: top_up() may find more
+    bool big_reads_ = false;       // the last read was large: read into the queue directly
+    int write_errno_ = 0;          // why a write of ours failed first, if one did (write_through)
     bool reading_paused_ = false;  // the queue to the client is full: on_read stopped reading
     std::chrono::steady_clock::time_point connect_started_{};
     std::chrono::steady_clock::duration connect_time_{};

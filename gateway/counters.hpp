@@ -65,6 +65,8 @@ namespace rtmpt::gateway {
     X(bytes_down, "bytes", "down", "backend bytes delivered to clients")                                     \
     X(replies_empty, "poll_replies", "empty", "send and idle replies without backend bytes")                 \
     X(replies_data, "poll_replies", "data", "send and idle replies with backend bytes")                      \
+    X(idles_coalesced, "idles_coalesced", "",                                                                \
+      "idles held up to session.coalesce_wait for a fuller reply while backend bytes flowed")                \
     X(admin_refused, "refusals", "admin_max_connections",                                                    \
       "admin connections closed at accept: admin.max_connections")                                           \
     X(admin_errors, "admin_errors", "",                                                                      \

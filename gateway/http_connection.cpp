@@ -10,8 +10,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <span>
 
 namespace rtmpt::gateway {
 
@@ -61,6 +63,11 @@ std::optional<proto::IpAddress> ip_of_peer(std::string_view peer) {
 
 void ReplySlot::fill(std::string response) {
     if (filled_) return;
+    fill(std::make_shared<const std::string>(std::move(response)));
+}
+
+void ReplySlot::fill(SharedReply response) {
+    if (filled_) return;
     filled_ = true;
     response_ = std::move(response);
     if (connection_) connection_->flush_ready_replies();
@@ -89,7 +96,8 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string p
       peer_ip_(ip_of_peer(peer_)),
       // Room for two full replies: enough to keep the pipe busy, little enough that a client
       // that pipelines and never reads cannot make us buffer without end.
-      unsent_limit_(std::max<std::size_t>(2 * worker.config().session.reply_max_bytes, 64 * 1024)) {
+      unsent_limit_(std::max<std::size_t>(2 * worker.config().session.reply_max_bytes, 64 * 1024)),
+      fd_(fd) {
     llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
     parser_.data = this;
     header_timer_.reset(evtimer_new(worker.base(), &HttpConnection::on_header_timeout, this));
@@ -99,44 +107,95 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string p
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
     bev_.reset(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE));
-    bufferevent_setcb(bev_.get(), &HttpConnection::on_read, &HttpConnection::on_write,
-                      &HttpConnection::on_event, this);
-    // Read: a connection with no request for this long is closed. Write: a client that takes
-    // none of our reply bytes for this long is gone.
+    bufferevent_setcb(bev_.get(), nullptr, &HttpConnection::on_write, &HttpConnection::on_event, this);
+    // What the socket did not take at once goes out in large writes, not libevent's 16 KiB a turn.
+    bufferevent_set_max_single_write(bev_.get(), unsent_limit_);
+    // A client that takes none of our reply bytes for this long is gone.
     const timeval tv = to_timeval(worker.config().http.keepalive_timeout);
-    bufferevent_set_timeouts(bev_.get(), &tv, &tv);
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    bufferevent_set_timeouts(bev_.get(), nullptr, &tv);
+    bufferevent_enable(bev_.get(), EV_WRITE);
+    // A connection with no request for this long is closed (the timeout restarts on every read).
+    read_event_.reset(event_new(worker.base(), fd, EV_READ | EV_PERSIST, &HttpConnection::on_readable, this));
+    start_reading();
 }
 
 HttpConnection::~HttpConnection() {
     for (auto& slot : replies_) slot->detach();
 }
 
-void HttpConnection::on_read(bufferevent* bev, void* arg) {
-    // ffmpeg writes a POST's headers and body in two sends without TCP_NODELAY; acking at once
-    // releases the body instead of letting the client's Nagle wait for our delayed ACK (~40 ms a request).
-    const int one = 1;
-    setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
-    static_cast<HttpConnection*>(arg)->parse_input();
+void HttpConnection::start_reading() {
+    const timeval tv = to_timeval(worker_.config().http.keepalive_timeout);
+    event_add(read_event_.get(), &tv);
 }
 
-void HttpConnection::parse_input() {
-    if (parsing_) return;
-    evbuffer* in = bufferevent_get_input(bev_.get());
-    while (state_ == State::reading && evbuffer_get_length(in) > 0) {
-        evbuffer_iovec vec;
-        if (evbuffer_peek(in, -1, nullptr, &vec, 1) < 1) return;
-        const char* data = static_cast<const char*>(vec.iov_base);
-        parsing_ = true;
-        const llhttp_errno_t err = llhttp_execute(&parser_, data, vec.iov_len);
-        parsing_ = false;
-        if (err == HPE_OK) {
-            evbuffer_drain(in, vec.iov_len);
-            continue;
+void HttpConnection::stop_reading() {
+    event_del(read_event_.get());
+}
+
+void HttpConnection::on_readable(evutil_socket_t, short what, void* arg) {
+    static_cast<HttpConnection*>(arg)->read_from_client(what);
+}
+
+void HttpConnection::read_from_client(short what) {
+    if (what & EV_TIMEOUT) {
+        // Still waiting on a session for a reply: not idle, keep the connection.
+        if (replies_.empty()) close_now("keep-alive timeout");
+        return;
+    }
+    if (eof_ || state_ != State::reading) {
+        // Woken by resume_reading() to parse what is already buffered; nothing new is read.
+        parse_input();
+        return;
+    }
+    const std::span<char> scratch = worker_.client_scratch();
+    ssize_t n;
+    do {
+        n = ::recv(fd_, scratch.data(), scratch.size(), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            parse_input();
+            return;
         }
+        if (mid_request_) note_truncated("lost the connection");
+        close_now("connection error");
+        return;
+    }
+    if (n == 0) {
+        client_eof();
+        return;
+    }
+    const auto got = static_cast<std::size_t>(n);
+    if (!unparsed_.empty()) {
+        unparsed_.append(scratch.data(), got);
+        parse_input();
+    } else {
+        // The common case: whole requests in one read, parsed where they were read.
+        const std::optional<std::size_t> used = execute(scratch.data(), got);
+        if (!used) return;
+        if (*used < got) unparsed_.assign(scratch.data() + *used, got - *used);
+        after_parse();
+    }
+    // ffmpeg writes a POST's headers and body in two sends without TCP_NODELAY: acking at once
+    // releases the body instead of letting the client's Nagle wait for our delayed ACK (~40 ms a
+    // request). Likewise a request whose reply is held. A request answered already carries the
+    // ACK in its reply, so no extra segment is sent for it.
+    if (state_ != State::draining && (mid_request_ || !replies_.empty())) {
+        const int one = 1;
+        setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    }
+}
+
+std::optional<std::size_t> HttpConnection::execute(const char* data, std::size_t len) {
+    std::size_t used = 0;
+    while (used < len && state_ == State::reading) {
+        parsing_ = true;
+        const llhttp_errno_t err = llhttp_execute(&parser_, data + used, len - used);
+        parsing_ = false;
+        if (err == HPE_OK) return len;
         if (err == HPE_PAUSED) {
             // We paused after a complete request (too many outstanding, or last on this connection).
-            evbuffer_drain(in, static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data));
+            used = static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data);
             llhttp_resume(&parser_);
             continue;
         }
@@ -145,16 +204,46 @@ void HttpConnection::parse_input() {
         } else {
             refuse(kMalformed, llhttp_errno_name(err));
         }
-        return;
+        return std::nullopt;
     }
-    if (eof_ && state_ == State::reading && evbuffer_get_length(in) == 0) {
+    return used;
+}
+
+void HttpConnection::parse_input() {
+    if (parsing_) return;
+    if (state_ == State::reading && !unparsed_.empty()) {
+        const std::optional<std::size_t> used = execute(unparsed_.data(), unparsed_.size());
+        if (!used) return;
+        unparsed_.erase(0, *used);
+        // A long pause must not keep a large buffer for the connection's life.
+        if (unparsed_.empty()) unparsed_.shrink_to_fit();
+    }
+    after_parse();
+}
+
+void HttpConnection::after_parse() {
+    if (eof_ && state_ == State::reading && unparsed_.empty()) {
         // Everything the client sent before its FIN has been parsed; what is owed goes out, then we close.
         if (mid_request_) note_truncated("closed the connection");
         state_ = State::draining;
     }
-    if (state_ == State::paused || state_ == State::draining) bufferevent_disable(bev_.get(), EV_READ);
+    if (state_ == State::paused || state_ == State::draining) stop_reading();
     if (eof_ && state_ == State::draining && replies_.empty() &&
         evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) {
+        close_now("client closed");
+    }
+}
+
+void HttpConnection::client_eof() {
+    // A half-close still wants every request it sent before the FIN answered, pipelined ones
+    // included: parse what is buffered (now, or once a paused connection resumes), then write
+    // what is owed and close.
+    eof_ = true;
+    stop_reading();
+    if (state_ == State::reading) {
+        parse_input();
+    } else if (state_ == State::draining && replies_.empty() &&
+               evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) {
         close_now("client closed");
     }
 }
@@ -168,11 +257,11 @@ void HttpConnection::resume_reading() {
     if (state_ != State::paused || over_limits()) return;
     state_ = State::reading;
     // After the client's FIN there is nothing more to read, only what is buffered to parse.
-    if (!eof_) bufferevent_enable(bev_.get(), EV_READ);
+    if (!eof_) start_reading();
     // Parse what is already buffered on a later turn of the loop, never from here: a reply
     // filled by another connection's request would otherwise parse this connection's next
     // request on the same stack, and a chain of connections could recurse without bound.
-    bufferevent_trigger(bev_.get(), EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+    if (!unparsed_.empty()) event_active(read_event_.get(), EV_READ, 0);
 }
 
 int HttpConnection::on_message_begin(llhttp_t* p) {
@@ -289,7 +378,7 @@ void HttpConnection::refuse(const Refusal& refusal, std::string_view detail) {
                        std::to_string(static_cast<int>(refusal.status)) + ": " + why);
     evtimer_del(header_timer_.get());
     state_ = State::draining;
-    bufferevent_disable(bev_.get(), EV_READ);
+    stop_reading();
     auto slot = std::make_shared<ReplySlot>(this);
     replies_.push_back(slot);
     if (worker_.config().log.access) {
@@ -320,14 +409,20 @@ void HttpConnection::on_header_timeout(evutil_socket_t, short, void* arg) {
 }
 
 void HttpConnection::flush_ready_replies() {
+    bool all_out = false;
     while (!replies_.empty() && replies_.front()->filled()) {
-        std::string response = replies_.front()->take_response();
-        worker_.counters().count_reply(replies_.front()->kind(), response);
-        if (const auto& note = replies_.front()->access_note()) log_access(*note, response);
+        SharedReply response = replies_.front()->take_response();
+        worker_.counters().count_reply(replies_.front()->kind(), *response);
+        if (const auto& note = replies_.front()->access_note()) log_access(*note, *response);
         replies_.pop_front();
         if (state_ == State::draining && replies_.empty())
-            response = proto::mark_connection_close(std::move(response));
-        bufferevent_write(bev_.get(), response.data(), response.size());
+            response = std::make_shared<const std::string>(proto::mark_connection_close(*response));
+        all_out = write_through(bev_.get(), *response, response);
+    }
+    if (all_out && state_ == State::draining && replies_.empty()) {
+        // Nothing is queued, so no write callback will come to close the connection: ask for one,
+        // on a later turn of the loop (we may be inside the parser now).
+        bufferevent_trigger(bev_.get(), EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
     }
     resume_reading();
 }
@@ -356,34 +451,12 @@ void HttpConnection::on_write(bufferevent* bev, void* arg) {
 }
 
 void HttpConnection::on_event(bufferevent*, short what, void* arg) {
+    // Reading is ours (read_from_client): only the bufferevent's writes report here.
     auto* self = static_cast<HttpConnection*>(arg);
-    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_WRITING)) {
-        reset_on_close(bufferevent_getfd(self->bev_.get()));
+    if (what & BEV_EVENT_TIMEOUT) {
+        reset_on_close(self->fd_);
         ++self->worker_.counters().write_timeouts;
         self->close_now("write timeout: the client takes no reply bytes");
-        return;
-    }
-    if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING)) {
-        if (!self->replies_.empty()) {
-            // Still waiting on a session for a reply: not idle, keep the connection.
-            bufferevent_enable(self->bev_.get(), EV_READ);
-            return;
-        }
-        self->close_now("keep-alive timeout");
-        return;
-    }
-    if (what & BEV_EVENT_EOF) {
-        // A half-close still wants every request it sent before the FIN answered, pipelined ones
-        // included: parse what is buffered (now, or once a paused connection resumes), then
-        // write what is owed and close.
-        self->eof_ = true;
-        bufferevent_disable(self->bev_.get(), EV_READ);
-        if (self->state_ == State::reading) {
-            self->parse_input();
-        } else if (self->state_ == State::draining && self->replies_.empty() &&
-                   evbuffer_get_length(bufferevent_get_output(self->bev_.get())) == 0) {
-            self->close_now("client closed");
-        }
         return;
     }
     if (self->mid_request_) self->note_truncated("lost the connection");
@@ -392,6 +465,7 @@ void HttpConnection::on_event(bufferevent*, short what, void* arg) {
 
 void HttpConnection::close_now(std::string_view why) {
     worker_.log().debug("http client=" + peer_ + " connection closed: " + std::string(why));
+    stop_reading();
     bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
     bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
     evtimer_del(header_timer_.get());

@@ -6,6 +6,7 @@
 #include "gateway/counters.hpp"
 #include "gateway/event_ptr.hpp"
 #include "gateway/reply_slot.hpp"
+#include "gateway/socket_io.hpp"
 #include "proto/http_reply.hpp"
 #include "proto/ip_address.hpp"
 #include "proto/sequence_window.hpp"
@@ -62,7 +63,7 @@ class HttpConnection {
     // Flash uses several connections instead of deep pipelines.
     static constexpr std::size_t kMaxOutstanding = proto::SequenceWindow::kAhead;
 
-    static void on_read(bufferevent* bev, void* arg);
+    static void on_readable(evutil_socket_t fd, short what, void* arg);
     static void on_write(bufferevent* bev, void* arg);
     static void on_event(bufferevent* bev, short what, void* arg);
 
@@ -76,7 +77,15 @@ class HttpConnection {
     static int on_message_complete(llhttp_t* p);
     static const llhttp_settings_t& parser_settings();
 
+    void read_from_client(short what);
+    // Runs the parser over `len` bytes; returns how many it consumed, or nothing once the
+    // connection refused the request (the rest is never parsed).
+    [[nodiscard]] std::optional<std::size_t> execute(const char* data, std::size_t len);
     void parse_input();
+    void after_parse();
+    void start_reading();
+    void stop_reading();
+    void client_eof();
     [[nodiscard]] bool over_limits() const;
     void resume_reading();
     void refuse(const Refusal& refusal, std::string_view detail = {});
@@ -91,7 +100,9 @@ class HttpConnection {
     const std::string peer_;
     const std::optional<proto::IpAddress> peer_ip_;
     const std::size_t unsent_limit_;  // reply bytes written but not yet taken by the client
-    BufferEventPtr bev_;
+    const evutil_socket_t fd_;
+    BufferEventPtr bev_;   // writes what the socket does not take at once
+    EventPtr read_event_;  // ours, not the bufferevent's (see socket_io.hpp); after bev_: freed first
     llhttp_t parser_{};
     State state_ = State::reading;
     bool parsing_ = false;
@@ -100,7 +111,8 @@ class HttpConnection {
     bool headers_done_ = false;  // ... and its headers are complete  // inside llhttp_execute:
                                  // replies filled now must not re-enter the parser
 
-    HttpRequest request_;  // the request being parsed
+    std::string unparsed_;  // bytes read but not parsed yet: reading paused after a complete request
+    HttpRequest request_;   // the request being parsed
     std::size_t header_bytes_ = 0;
     std::string header_field_;           // name of the header being parsed, lowercased
     bool header_field_done_ = true;      // the next field bytes begin a new name

@@ -3,6 +3,7 @@
 // connection must leave in request order, so a filled slot waits for the ones before it.
 #pragma once
 
+#include "gateway/socket_io.hpp"
 #include "proto/route.hpp"
 
 #include <chrono>
@@ -29,9 +30,11 @@ class ReplySlot {
     // Sets the complete HTTP response. Only the first fill counts; filling a slot whose
     // connection is gone does nothing (the client will retry from the session's reply cache).
     void fill(std::string response);
+    // The same, for a reply that others (retries, the session's cache) share.
+    void fill(SharedReply response);
 
     [[nodiscard]] bool filled() const { return filled_; }
-    [[nodiscard]] std::string take_response() { return std::move(response_); }
+    [[nodiscard]] SharedReply take_response() { return std::move(response_); }
 
     // The connection is going away: later fills go nowhere.
     void detach() { connection_ = nullptr; }
@@ -46,7 +49,7 @@ class ReplySlot {
   private:
     HttpConnection* connection_;
     proto::RouteKind kind_ = proto::RouteKind::unknown;
-    std::string response_;
+    SharedReply response_;
     bool filled_ = false;
     std::optional<AccessNote> access_;
 };

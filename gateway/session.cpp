@@ -26,7 +26,10 @@ Session::Session(Worker& worker, std::string id, std::string client, std::string
       opened_at_(Clock::now()),
       last_request_at_(opened_at_),
       backend_(*this, worker.base(), worker.dns(), snapshot_->config.backend,
-               snapshot_->config.session.queue_max_bytes),
+               snapshot_->config.session.queue_max_bytes, worker.backend_scratch()),
+      // Retried replies are kept up to one full reply's worth (and the newest always): eight cached
+      // full replies per session would be 512 MiB at 1000 downloading sessions.
+      cache_(snapshot_->config.session.reply_max_bytes),
       hold_timer_(evtimer_new(worker.base(), &Session::on_hold_timeout, this)) {}
 
 Session::~Session() = default;
@@ -106,7 +109,7 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
                 ++worker_.counters().retries_from_cache;
                 worker_.log().debug("session sid=" + id_ + " retry of seq " + std::to_string(*seq) +
                                     " answered from cache");
-                slot->fill(std::string(*cached));
+                slot->fill(cached);
             } else {
                 ++worker_.counters().refused_stale_sequence;
                 const std::string why = *seq < window_.first()
@@ -210,14 +213,18 @@ void Session::apply(std::uint64_t seq, PendingRequest req) {
                 worker_.counters().bytes_up += sent;
             }
             if (!req.body.empty()) handshake_seen_ = true;
-            answer(seq, req.waiters);
+            answer(seq, req.waiters, /*read_socket=*/false);
             if (state_ == State::open && over_byte_limit()) end(CloseReason::byte_limit);
             return;
         case RouteKind::idle:
+            backend_.top_up(reply_target());
             if (may_hold()) {
-                hold(seq, std::move(req));
+                hold(seq, std::move(req), Hold::for_data, cfg().session.idle_hold);
+            } else if (may_coalesce()) {
+                ++worker_.counters().idles_coalesced;
+                hold(seq, std::move(req), Hold::for_more, cfg().session.coalesce_wait);
             } else {
-                answer(seq, req.waiters);
+                answer(seq, req.waiters, /*read_socket=*/false);
             }
             return;
         case RouteKind::close:
@@ -230,7 +237,7 @@ void Session::apply(std::uint64_t seq, PendingRequest req) {
     }
 }
 
-void Session::answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters) {
+void Session::answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters, bool read_socket) {
     if (backend_.gone() && backend_.queued_in() == 0) {
         // Everything the backend sent has been delivered: now the client learns it is over.
         answer_with_error(waiters, 404, "session ended");
@@ -242,18 +249,22 @@ void Session::answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters) {
     if (const std::size_t cap = cfg().session.max_bytes; cap != 0) {
         max = std::min<std::size_t>(max, cap - std::min<std::uint64_t>(cap, bytes_down_));
     }
-    std::string body;
-    body.reserve(1 + std::min(max, backend_.queued_in()));
-    body.push_back('\0');
-    const std::size_t n = backend_.take(body, max);
-    body[0] = static_cast<char>(polling_.next(n > 0));
-    bytes_down_ += n;
-    ++(n == 0 ? worker_.counters().replies_empty : worker_.counters().replies_data);
-    worker_.counters().bytes_down += n;
-    if (n == 0) ++empty_replies_;
-    std::string reply = replies().tunnel(body);
-    for (auto& w : waiters) w->fill(reply);
-    cache_.store(seq, std::move(reply));
+    // Whatever the backend has sent by now goes into a poll's reply, not only what the loop has
+    // read. A send's reply is built from the queue alone, as before: a client (or load tool) that
+    // counts a send's bytes as delivered once its reply arrives must not find their echo in it.
+    if (read_socket) backend_.top_up(max);
+    const std::size_t n = std::min(max, backend_.queued_in());
+    // Built in place: the head, the polling byte, then the backend bytes copied once from the queue.
+    std::string reply = replies().tunnel_head(1 + n);
+    reply.push_back(static_cast<char>(polling_.next(n > 0)));
+    const std::size_t taken = backend_.take(reply, n);
+    bytes_down_ += taken;
+    ++(taken == 0 ? worker_.counters().replies_empty : worker_.counters().replies_data);
+    worker_.counters().bytes_down += taken;
+    if (taken == 0) ++empty_replies_;
+    auto shared = std::make_shared<const std::string>(std::move(reply));
+    for (auto& w : waiters) w->fill(shared);
+    cache_.store(seq, std::move(shared));
     if (over_byte_limit()) end(CloseReason::byte_limit);
 }
 
@@ -267,10 +278,22 @@ bool Session::may_hold() const {
            backend_.queued_in() == 0 && !backend_.gone();
 }
 
-void Session::hold(std::uint64_t seq, PendingRequest req) {
+bool Session::may_coalesce() const {
+    const std::size_t queued = backend_.queued_in();
+    return cfg().session.coalesce_wait.count() > 0 && !held_seq_ && pending_.empty() && queued > 0 &&
+           queued < reply_target() && !backend_.gone();
+}
+
+std::size_t Session::reply_target() const {
+    // A full reply: the polling byte and this many backend bytes.
+    return cfg().session.reply_max_bytes - 1;
+}
+
+void Session::hold(std::uint64_t seq, PendingRequest req, Hold kind, Duration wait) {
     held_seq_ = seq;
     held_waiters_ = std::move(req.waiters);
-    const timeval tv = to_timeval(cfg().session.idle_hold);
+    hold_kind_ = kind;
+    const timeval tv = to_timeval(wait);
     evtimer_add(hold_timer_.get(), &tv);
 }
 
@@ -281,7 +304,7 @@ void Session::release_held() {
     std::vector<ReplySlotPtr> waiters = std::move(held_waiters_);
     held_seq_.reset();
     held_waiters_.clear();
-    answer(seq, waiters);
+    answer(seq, waiters, /*read_socket=*/true);
 }
 
 void Session::on_hold_timeout(evutil_socket_t, short, void* arg) {
@@ -322,7 +345,22 @@ void Session::on_backend_connected() {
 }
 
 void Session::on_backend_data() {
-    release_held();
+    if (!held_seq_) return;
+    // A full reply's worth goes at once; less waits out session.coalesce_wait for more.
+    if (backend_.queued_in() >= reply_target()) {
+        release_held();
+        return;
+    }
+    if (hold_kind_ == Hold::for_more) return;
+    if (cfg().session.coalesce_wait.count() == 0) {
+        release_held();
+        return;
+    }
+    // An empty idle was held and the first bytes have come: the stream flows again.
+    ++worker_.counters().idles_coalesced;
+    hold_kind_ = Hold::for_more;
+    const timeval tv = to_timeval(cfg().session.coalesce_wait);
+    evtimer_add(hold_timer_.get(), &tv);
 }
 
 void Session::on_backend_drained() {

@@ -83,8 +83,19 @@ class Session final : private BackendEvents {
     void finish_close_if_due();
     [[nodiscard]] bool over_byte_limit() const;
     void apply(std::uint64_t seq, PendingRequest req);
-    void answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters);
-    void hold(std::uint64_t seq, PendingRequest req);
+    // `read_socket`: read the backend socket first, for what it holds beyond the queue.
+    void answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters, bool read_socket);
+    // Why an idle is held back: nothing to send yet (session.idle_hold), or some bytes but less
+    // than a full reply while the stream flows (session.coalesce_wait).
+    enum class Hold {
+        for_data,  // waiting for the backend's first bytes
+        for_more,  // bytes are queued; waiting for a full reply's worth
+    };
+    using Duration = config::Duration;
+    void hold(std::uint64_t seq, PendingRequest req, Hold kind, Duration wait);
+    [[nodiscard]] bool may_coalesce() const;
+    // The backend bytes that make a reply full.
+    [[nodiscard]] std::size_t reply_target() const;
     void release_held();
     [[nodiscard]] bool may_hold() const;
     void answer_with_error(std::vector<ReplySlotPtr>& waiters, int status, std::string_view why);
@@ -121,6 +132,7 @@ class Session final : private BackendEvents {
 
     std::optional<std::uint64_t> held_seq_;  // an idle held back until data arrives or the hold ends
     std::vector<ReplySlotPtr> held_waiters_;
+    Hold hold_kind_ = Hold::for_data;
     EventPtr hold_timer_;
 
     // Why the backend went away, reported when the client has drained what it left.

@@ -17,6 +17,7 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -82,6 +83,12 @@ class Worker {
     [[nodiscard]] RunState run_state() const { return run_state_; }
     [[nodiscard]] LingerSet& linger() { return linger_; }
     [[nodiscard]] Counters& counters() { return counters_; }
+    // Where client sockets are read into, one buffer per worker: requests are parsed from it in
+    // place (only an unfinished rest is kept by the connection).
+    [[nodiscard]] std::span<char> client_scratch() { return client_scratch_; }
+    // Where backend sockets are read into before the bytes are copied into a queue sized to what
+    // came. Not the client's: a request parsed from that one may cause a backend read.
+    [[nodiscard]] std::span<char> backend_scratch() { return backend_scratch_; }
 
     // For the admin pages: read-only views of the live state.
     [[nodiscard]] const Counters& counters() const { return counters_; }
@@ -117,6 +124,9 @@ class Worker {
     DnsBasePtr dns_;
     LingerSet linger_;
     Counters counters_;
+    std::vector<char> client_scratch_ = std::vector<char>(64 * 1024);
+    // Below 64 KiB so that a full read fits one 64 KiB evbuffer chain, header included.
+    std::vector<char> backend_scratch_ = std::vector<char>(64 * 1024 - 256);
     std::unordered_map<std::string, std::uint32_t> sessions_per_client_;  // client address -> open sessions
     LogThrottle refusal_log_;        // connections refused at http.max_connections
     LogThrottle drain_refusal_log_;  // opens refused while draining

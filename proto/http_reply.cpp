@@ -42,8 +42,15 @@ std::string mark_connection_close(std::string response) {
 
 std::string ReplyBuilder::build(HttpStatus status, std::string_view content_type, std::string_view body,
                                 bool close) const {
+    std::string out = head(status, content_type, body.size(), close);
+    out += body;
+    return out;
+}
+
+std::string ReplyBuilder::head(HttpStatus status, std::string_view content_type, std::size_t body_size,
+                               bool close) const {
     std::string out;
-    out.reserve(160 + server_.size() + content_type.size() + body.size());
+    out.reserve(160 + server_.size() + content_type.size() + body_size);
     out += "HTTP/1.1 ";
     out += std::to_string(static_cast<int>(status));
     out += ' ';
@@ -51,18 +58,21 @@ std::string ReplyBuilder::build(HttpStatus status, std::string_view content_type
     out += "\r\nCache-Control: no-cache\r\n";
     out += close ? "Connection: close\r\n" : "Connection: Keep-Alive\r\n";
     out += "Content-Length: ";
-    out += std::to_string(body.size());
+    out += std::to_string(body_size);
     out += "\r\nServer: ";
     out += server_;
     out += "\r\nContent-Type: ";
     out += content_type;
     out += "\r\n\r\n";
-    out += body;
     return out;
 }
 
 std::string ReplyBuilder::tunnel(std::string_view body) const {
     return build(HttpStatus::ok, mime_, body, false);
+}
+
+std::string ReplyBuilder::tunnel_head(std::size_t body_size) const {
+    return head(HttpStatus::ok, mime_, body_size, false);
 }
 
 std::string ReplyBuilder::text(std::string_view body) const {

@@ -38,6 +38,9 @@ class ReplyBuilder {
 
     // A 200 carrying tunnel bytes (open, send, idle, close replies), typed with the tunnel MIME type.
     [[nodiscard]] std::string tunnel(std::string_view body) const;
+    // The same reply's status line and headers for a body of `body_size` bytes, with room
+    // reserved for the body: the caller appends it in place instead of building it apart.
+    [[nodiscard]] std::string tunnel_head(std::size_t body_size) const;
 
     // A 200 with a text/plain body (the HTTPIdent2 answer).
     [[nodiscard]] std::string text(std::string_view body) const;
@@ -49,6 +52,8 @@ class ReplyBuilder {
   private:
     [[nodiscard]] std::string build(HttpStatus status, std::string_view content_type, std::string_view body,
                                     bool close) const;
+    [[nodiscard]] std::string head(HttpStatus status, std::string_view content_type, std::size_t body_size,
+                                   bool close) const;
 
     std::string server_;
     std::string mime_;

@@ -2,25 +2,29 @@
 
 namespace rtmpt::proto {
 
-void ReplyCache::store(std::uint64_t seq, std::string reply) {
+void ReplyCache::evict(Entry& e) {
+    if (e.reply) bytes_ -= e.reply->size();
+    e.reply.reset();
+}
+
+void ReplyCache::store(std::uint64_t seq, Reply reply) {
+    if (!reply) return;
     Entry& e = entries_[next_slot_];
+    evict(e);
     e.seq = seq;
-    e.used = true;
+    bytes_ += reply->size();
     e.reply = std::move(reply);
     next_slot_ = (next_slot_ + 1) % kDepth;
+    // Over budget: drop from the oldest, never the entry just stored.
+    for (std::size_t i = 0; i + 1 < kDepth && bytes_ > max_bytes_; ++i)
+        evict(entries_[(next_slot_ + i) % kDepth]);
 }
 
-std::optional<std::string_view> ReplyCache::find(std::uint64_t seq) const {
+ReplyCache::Reply ReplyCache::find(std::uint64_t seq) const {
     for (const Entry& e : entries_) {
-        if (e.used && e.seq == seq) return std::string_view{e.reply};
+        if (e.reply && e.seq == seq) return e.reply;
     }
-    return std::nullopt;
-}
-
-std::size_t ReplyCache::bytes() const {
-    std::size_t total = 0;
-    for (const Entry& e : entries_) total += e.reply.size();
-    return total;
+    return nullptr;
 }
 
 }  // namespace rtmpt::proto

@@ -503,13 +503,13 @@ class ModelSession {
             case SequenceWindow::Verdict::already_seen: {
                 const auto cached = cache_.find(*seq);
                 const auto expected = reference_find(*seq);
-                REQUIRE(cached.has_value() == expected.has_value(),
+                REQUIRE((cached != nullptr) == expected.has_value(),
                         "reply cache " + std::string(cached ? "has" : "lacks") + " seq " +
                             std::to_string(*seq) + " against the reference");
                 if (cached) {
                     REQUIRE(*cached == **expected,
                             "reply cache returns other bytes than stored for seq " + std::to_string(*seq));
-                    slots_.fill(slot, std::string(*cached));
+                    slots_.fill(slot, *cached);
                 } else {
                     slots_.fill(slot, error_reply(HttpStatus::bad_request, "sequence number already used"));
                 }
@@ -644,13 +644,19 @@ class ModelSession {
         const std::string reply = tunnel_reply(body);
         for (const std::size_t w : waiters) slots_.fill(w, reply);
 
-        cache_.store(seq, reply);
+        cache_.store(seq, std::make_shared<const std::string>(reply));
         ref_cache_.emplace_back(seq, reply);
         if (ref_cache_.size() > rtmpt::proto::ReplyCache::kDepth) ref_cache_.pop_front();
+        // The byte budget drops the oldest first and keeps the newest.
+        const auto ref_bytes = [this] {
+            std::size_t total = 0;
+            for (const auto& [s, r] : ref_cache_) total += r.size();
+            return total;
+        };
+        while (ref_cache_.size() > 1 && ref_bytes() > kConfig.session.reply_max_bytes) ref_cache_.pop_front();
         const auto found = cache_.find(seq);
         REQUIRE(found && *found == reply, "reply cache does not return the reply just stored");
-        std::size_t bytes = 0;
-        for (const auto& [s, r] : ref_cache_) bytes += r.size();
+        const std::size_t bytes = ref_bytes();
         REQUIRE(cache_.bytes() == bytes, "reply cache counts " + std::to_string(cache_.bytes()) +
                                              " bytes, it holds " + std::to_string(bytes));
     }
@@ -670,7 +676,7 @@ class ModelSession {
 
     Slots& slots_;
     SequenceWindow window_;
-    rtmpt::proto::ReplyCache cache_;
+    rtmpt::proto::ReplyCache cache_{kConfig.session.reply_max_bytes};
     rtmpt::proto::PollingByte polling_;
     std::map<std::uint64_t, Pending> pending_;
     std::vector<std::size_t> close_waiters_;

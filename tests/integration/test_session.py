@@ -37,8 +37,9 @@ class BackendRefusedTest(GatewayTestCase):
         self.start(refused=True)
         conn = self.connect()
         s = self.open(conn)
-        self.assertError(s.send(b"\x03" + bytes(1536)), 404)
+        # The connect fails after the /open is answered; a send before that would be queued (200).
         end = self.wait_session_end(s.sid)
+        self.assertError(s.send(b"\x03" + bytes(1536)), 404)
         self.assertTrue(end["reason"].startswith("backend connect failed: ") and
                         len(end["reason"]) > len("backend connect failed: "), end["reason"])
         self.assertEqual((end["up"], end["down"]), (0, 0))

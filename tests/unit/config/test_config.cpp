@@ -68,6 +68,7 @@ TEST_CASE("defaults") {
     CHECK(c.session.reply_max_bytes == 64u * 1024);
     CHECK(c.session.queue_max_bytes == 1024u * 1024);
     CHECK(c.session.idle_hold == 100ms);
+    CHECK(c.session.coalesce_wait == 5ms);
     CHECK(c.http.keepalive_timeout == 120s);
     CHECK(c.http.max_header_bytes == 8u * 1024);
     CHECK(c.http.max_body_bytes == 1024u * 1024);
@@ -189,13 +190,14 @@ TEST_CASE("wrong types") {
           std::vector<std::string>{"test.yaml:1: listen: expected a host:port list, got a map"});
     CHECK(errors_of("log:\n  level: {a: 1}\n") ==
           std::vector<std::string>{"test.yaml:2: log.level: expected a log level, got a map"});
-    CHECK(errors_of("\nsession: 5\n") ==
-          std::vector<std::string>{
-              "test.yaml:2: session: expected a map of keys (idle_timeout, max_sessions, "
-              "reply_max_bytes, queue_max_bytes, idle_hold, handshake_timeout, sequence_gap_timeout, "
-              "sequence_base_wait, "
-              "max_lifetime, max_bytes, "
-              "max_sessions_per_client), got a value"});
+    CHECK(
+        errors_of("\nsession: 5\n") ==
+        std::vector<std::string>{"test.yaml:2: session: expected a map of keys (idle_timeout, max_sessions, "
+                                 "reply_max_bytes, queue_max_bytes, idle_hold, coalesce_wait, "
+                                 "handshake_timeout, sequence_gap_timeout, "
+                                 "sequence_base_wait, "
+                                 "max_lifetime, max_bytes, "
+                                 "max_sessions_per_client), got a value"});
     CHECK(errors_of("log: [debug]\n") ==
           std::vector<std::string>{
               "test.yaml:1: log: expected a map of keys (level, format, access), got a list"});

@@ -55,3 +55,13 @@ TEST_CASE("reason phrases") {
     CHECK(reason_phrase(HttpStatus::service_unavailable) == "Service Unavailable");
     CHECK(reason_phrase(HttpStatus::internal_error) == "Internal Server Error");
 }
+
+TEST_CASE("a tunnel reply's head, with the body appended in place, is the whole reply") {
+    const ReplyBuilder b("rtmpt-gateway/test", "application/x-fcs");
+    const std::string body("\x01payload", 8);
+    std::string built = b.tunnel_head(body.size());
+    CHECK(built.capacity() >= built.size() + body.size());
+    built += body;
+    CHECK(built == b.tunnel(body));
+    CHECK(b.tunnel_head(0) == b.tunnel(""));
+}

@@ -1,0 +1,135 @@
+"""Replies that carry what the backend has ready: an /idle that finds some backend bytes, but less
+than a full reply, waits up to session.coalesce_wait for more (counted as idles_coalesced); a full
+reply's worth, or any new request of the session, answers it at once. And the retry cache's byte
+budget: the newest reply is always retried byte-identical, older ones past the budget are refused."""
+import threading
+import time
+
+from scripted_backend import ScriptedBackend
+from support import GatewayTestCase, q
+
+KiB = 1024
+
+
+def blob(size, salt=0):
+    """`size` bytes that differ by position, so loss, duplication and order all show."""
+    base = bytes(range(251)) * (size // 251 + 2)
+    return base[salt % 251:salt % 251 + size]
+
+
+class CoalesceTest(GatewayTestCase):
+    def start_streaming(self, **overrides):
+        self.start(backend=ScriptedBackend(), session__reply_max_bytes=q("4KiB"), **overrides)
+        s = self.open()
+        bc = self.backend.wait_for_connection()
+        return s, bc
+
+    def test_a_partial_reply_waits_for_the_coalesce_wait(self):
+        # idle_hold keeps an idle that comes before the bytes were read; either way it then waits
+        # coalesce_wait for more, since 100 bytes are less than a full reply.
+        s, bc = self.start_streaming(session__idle_hold=q("3s"), session__coalesce_wait=q("400ms"))
+        bc.send(blob(100))
+        bc.wait_sent()
+        t0 = time.monotonic()
+        r = s.idle()
+        took = time.monotonic() - t0
+        self.assertReply(r)
+        self.assertEqual(r.data, blob(100))
+        self.assertGreaterEqual(took, 0.35, "the idle was answered before session.coalesce_wait ran out")
+        self.assertLess(took, 2.5, "the idle waited longer than session.coalesce_wait")
+        stats = self.stop_and_stats()
+        self.assertEqual(stats["idles_coalesced"], 1, stats)
+
+    def test_a_full_reply_goes_at_once(self):
+        s, bc = self.start_streaming(session__idle_hold=q("0ms"), session__coalesce_wait=q("5s"))
+        stream = blob(5000)
+        bc.send(stream[:100])
+        bc.wait_sent()
+        s.conn.send_request(s.path("idle"), b"\x00")
+        bc.send(stream[100:])
+        bc.wait_sent()
+        t0 = time.monotonic()
+        r = s.conn.read_response(timeout=8)
+        self.assertLess(time.monotonic() - t0, 3, "a full reply's worth did not end the wait")
+        self.assertReply(r)
+        self.assertEqual(len(r.body), 4 * KiB, "the reply is not full (session.reply_max_bytes)")
+        data, _ = self.drain(s, len(stream) - len(r.data), max_body=4 * KiB)
+        self.assertEqual(r.data + data, stream, "bytes lost, duplicated or reordered")
+
+    def test_zero_answers_at_once(self):
+        s, bc = self.start_streaming(session__idle_hold=q("3s"), session__coalesce_wait=q("0ms"))
+        bc.send(blob(100))
+        bc.wait_sent()
+        t0 = time.monotonic()
+        r = s.idle()
+        self.assertLess(time.monotonic() - t0, 2.5, "session.coalesce_wait 0 held the idle")
+        self.assertReply(r)
+        self.assertEqual(r.data, blob(100))
+        stats = self.stop_and_stats()
+        self.assertEqual(stats["idles_coalesced"], 0, stats)
+
+    def test_a_new_request_answers_a_waiting_idle(self):
+        s, bc = self.start_streaming(session__idle_hold=q("0ms"), session__coalesce_wait=q("5s"))
+        bc.send(blob(100))
+        bc.wait_sent()
+        idle_conn = self.connect(timeout=8)
+        got = {}
+        idle_path = s.path("idle")
+        t = threading.Thread(target=lambda: got.setdefault("idle", idle_conn.request(idle_path, b"\x00")),
+                             daemon=True)
+        t0 = time.monotonic()
+        t.start()
+        # The idle is held (counted) before the send goes; the counter is on /metrics.
+        self.assertTrue(self.wait_metric("idles_coalesced_total", 1), "the idle was not held")
+        r = s.send(b"\x03")
+        self.assertReply(r)
+        t.join(8)
+        self.assertIn("idle", got, "the held idle got no reply")
+        self.assertLess(time.monotonic() - t0, 3, "the send did not release the held idle")
+        self.assertReply(got["idle"])
+        self.assertEqual(got["idle"].data + r.data, blob(100))
+        self.assertEqual(bc.wait_for_bytes(1), b"\x03")
+
+    def wait_metric(self, name, value, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.metric(name) >= value:
+                return True
+            time.sleep(0.02)
+        return False
+
+    def metric(self, name):
+        import urllib.request
+        host, port = self.gw.admin_address()
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        for line in text.splitlines():
+            if line.startswith(f"rtmpt_gateway_{name} ") or line.startswith(f"rtmpt_gateway_{name}{{"):
+                return float(line.rsplit(" ", 1)[1])
+        self.fail(f"no {name} on /metrics")
+
+
+class RetryCacheBudgetTest(GatewayTestCase):
+    def test_the_newest_reply_is_kept_older_ones_past_the_budget_are_not(self):
+        # The budget is session.reply_max_bytes: a full reply leaves room for no other.
+        self.start(backend=ScriptedBackend(), session__reply_max_bytes=q("4KiB"), session__idle_hold=q("0ms"),
+                   session__coalesce_wait=q("0ms"))
+        s = self.open()
+        bc = self.backend.wait_for_connection()
+        first = s.idle()
+        self.assertReply(first)
+        stream = blob(4 * KiB)
+        bc.send(stream)
+        bc.wait_sent()
+        data, replies = self.drain(s, 4 * KiB - 1, max_body=4 * KiB)
+        full = replies[-1]
+        last_seq = s.seq - 1
+        self.assertEqual(data, stream[:len(data)])
+        again = s.idle(seq=last_seq)
+        self.assertEqual(again.raw, full.raw, "the newest reply was not retried byte-identical")
+        old = s.idle(seq=0)
+        self.assertError(old, 400)
+        self.assertIn(b"already used", old.body)
+        self.gw.wait_for_log(r"answered 400: seq 0 already used and older than the reply cache")
+        stats = self.stop_and_stats()
+        self.assertEqual((stats["retries_from_cache"], stats["refused_stale_sequence"]), (1, 1), stats)
