@@ -790,14 +790,13 @@ class Harness {
     void fire_timeouts(unsigned mask) {
         std::vector<Pending> pending;
         event_base_foreach_event(worker_->base(), &Harness::collect_event, &pending);
-        // A client connection's header timer carries the connection as its argument, as do the
-        // callbacks of its socket: that tells header timers from idle holds.
+        // A client connection's header timer carries the connection as its argument, as does the
+        // connection's own read event (the bufferevent only writes): that tells header timers
+        // from idle holds.
         std::map<void*, std::size_t> connection_of;
         for (const Pending& p : pending) {
-            if (p.cls != kClientReads && p.cls != kClientWrites) continue;
-            void* owner = nullptr;
-            bufferevent_getcb(static_cast<bufferevent*>(p.arg), nullptr, nullptr, nullptr, &owner);
-            if (const auto c = client_by_gateway_fd(p.fd)) connection_of.emplace(owner, *c);
+            if (p.cls != kClientReads) continue;
+            if (const auto c = client_by_gateway_fd(p.fd)) connection_of.emplace(p.arg, *c);
         }
         for (Pending& p : pending) {
             if (p.cls == kOtherTimers && connection_of.contains(p.arg)) p.cls = kHeaderTimers;
