@@ -58,7 +58,12 @@ std::size_t BackendLink::write(std::string_view bytes) {
     if (state_ == State::connected) {
         int error = 0;
         write_through(bev_.get(), bytes, nullptr, &error);
-        if (error != 0 && write_errno_ == 0) write_errno_ = error;
+        if (error != 0) {
+            // The send met the reset itself (the socket reports it once): what the backend sent
+            // before it is still read to its end, as when the bufferevent's own write fails.
+            writes_failed(CloseReason::backend_error, evutil_socket_error_to_string(error));
+            return 0;
+        }
     } else if (bufferevent_write(bev_.get(), bytes.data(), bytes.size()) != 0) {
         return 0;
     }
@@ -138,7 +143,7 @@ void BackendLink::top_up(std::size_t want) {
         big_reads_ = static_cast<std::size_t>(n) >= kBigRead;
         return;
     }
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         flowing_ = false;  // until the loop sees the socket readable again
         return;
     }
@@ -218,24 +223,28 @@ void BackendLink::handle_event(short what) {
         if (dns_err != 0) {
             detail = std::string("cannot resolve ") + cfg_.address.host + ": " + evutil_gai_strerror(dns_err);
         } else {
-            const int err =
-                write_errno_ != 0 && (what & BEV_EVENT_WRITING) ? write_errno_ : EVUTIL_SOCKET_ERROR();
+            const int err = EVUTIL_SOCKET_ERROR();
             detail = err ? evutil_socket_error_to_string(err) : "connection error";
         }
     }
     if (!connecting && (what & BEV_EVENT_WRITING) && (what & BEV_EVENT_ERROR)) {
         // A write hit the reset, but bytes the backend sent before it may still sit in our socket
         // (reading pauses at queue_max_bytes). Closing now would lose them: read on to the end.
-        state_ = State::read_only;
-        write_failure_ = reason;
-        write_failure_detail_ = std::move(detail);
-        evbuffer* out = bufferevent_get_output(bev_.get());
-        evbuffer_drain(out, evbuffer_get_length(out));
-        bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
-        // Reading goes on (or resumes in take(), once the queue to the client has room).
+        writes_failed(reason, std::move(detail));
         return;
     }
     mark_gone(reason, std::move(detail));
+}
+
+void BackendLink::writes_failed(CloseReason reason, std::string detail) {
+    state_ = State::read_only;
+    write_failure_ = reason;
+    write_failure_detail_ = std::move(detail);
+    evbuffer* out = bufferevent_get_output(bev_.get());
+    evbuffer_drain(out, evbuffer_get_length(out));
+    bufferevent_disable(bev_.get(), EV_WRITE);
+    bufferevent_set_timeouts(bev_.get(), nullptr, nullptr);
+    // Reading goes on (or resumes in take(), once the queue to the client has room).
 }
 
 void BackendLink::mark_gone(CloseReason reason, std::string detail) {

@@ -84,6 +84,8 @@ class BackendLink {
     static void on_event(bufferevent* bev, short what, void* arg);
     void handle_event(short what);
     void mark_gone(CloseReason reason, std::string detail);
+    // Our writes failed (a reset): stop writing, keep reading what the backend sent before it.
+    void writes_failed(CloseReason reason, std::string detail);
 
     BackendEvents& owner_;
     event_base* base_;
@@ -102,7 +104,6 @@ class BackendLink {
     std::optional<int> read_end_;
     bool flowing_ = false;         // the last read got bytes: top_up() may find more
     bool big_reads_ = false;       // the last read was large: read into the queue directly
-    int write_errno_ = 0;          // why a write of ours failed first, if one did (write_through)
     bool reading_paused_ = false;  // the queue to the client is full: on_read stopped reading
     std::chrono::steady_clock::time_point connect_started_{};
     std::chrono::steady_clock::duration connect_time_{};

@@ -137,15 +137,17 @@ void HttpConnection::on_readable(evutil_socket_t, short what, void* arg) {
 }
 
 void HttpConnection::read_from_client(short what) {
-    if (what & EV_TIMEOUT) {
+    if ((what & EV_TIMEOUT) && !(what & EV_READ)) {
         // Still waiting on a session for a reply: not idle, keep the connection.
         if (replies_.empty()) close_now("keep-alive timeout");
         return;
     }
-    if (eof_ || state_ != State::reading) {
-        // Woken by resume_reading() to parse what is already buffered; nothing new is read.
+    if (eof_ || state_ != State::reading || !unparsed_.empty()) {
+        // Woken by resume_reading(): what is already buffered is parsed first, and more is read
+        // only if that leaves room. Reading on regardless would let a pipelining client grow
+        // the buffer by a read's worth for each reply it gets.
         parse_input();
-        return;
+        if (eof_ || state_ != State::reading || !unparsed_.empty()) return;
     }
     const std::span<char> scratch = worker_.client_scratch();
     ssize_t n;
@@ -261,7 +263,8 @@ void HttpConnection::resume_reading() {
     // Parse what is already buffered on a later turn of the loop, never from here: a reply
     // filled by another connection's request would otherwise parse this connection's next
     // request on the same stack, and a chain of connections could recurse without bound.
-    if (!unparsed_.empty()) event_active(read_event_.get(), EV_READ, 0);
+    // After a FIN this also runs after_parse(), which moves the connection on to draining.
+    if (!unparsed_.empty() || eof_) event_active(read_event_.get(), EV_READ, 0);
 }
 
 int HttpConnection::on_message_begin(llhttp_t* p) {

@@ -27,9 +27,9 @@ Session::Session(Worker& worker, std::string id, std::string client, std::string
       last_request_at_(opened_at_),
       backend_(*this, worker.base(), worker.dns(), snapshot_->config.backend,
                snapshot_->config.session.queue_max_bytes, worker.backend_scratch()),
-      // Retried replies are kept up to one full reply's worth (and the newest always): eight cached
+      // Retried replies are kept up to two full replies' worth (the newest always): eight cached
       // full replies per session would be 512 MiB at 1000 downloading sessions.
-      cache_(snapshot_->config.session.reply_max_bytes),
+      cache_(proto::ReplyCache::budget_for(snapshot_->config.session.reply_max_bytes)),
       hold_timer_(evtimer_new(worker.base(), &Session::on_hold_timeout, this)) {}
 
 Session::~Session() = default;
@@ -280,13 +280,19 @@ bool Session::may_hold() const {
 
 bool Session::may_coalesce() const {
     const std::size_t queued = backend_.queued_in();
+    // Also when the socket was found empty just now: a live stream's bytes come in bursts (a
+    // frame at a time), and the next burst is what a fuller reply waits for.
     return cfg().session.coalesce_wait.count() > 0 && !held_seq_ && pending_.empty() && queued > 0 &&
            queued < reply_target() && !backend_.gone();
 }
 
 std::size_t Session::reply_target() const {
-    // A full reply: the polling byte and this many backend bytes.
-    return cfg().session.reply_max_bytes - 1;
+    // A full reply: the polling byte and this many backend bytes, or what session.max_bytes leaves.
+    std::size_t target = cfg().session.reply_max_bytes - 1;
+    if (const std::size_t cap = cfg().session.max_bytes; cap != 0) {
+        target = std::min<std::size_t>(target, cap - std::min<std::uint64_t>(cap, bytes_down_));
+    }
+    return target;
 }
 
 void Session::hold(std::uint64_t seq, PendingRequest req, Hold kind, Duration wait) {

@@ -39,7 +39,10 @@ ssize_t read_into(evbuffer* buf, evutil_socket_t fd, std::size_t max, std::span<
             vec[filled].iov_len = std::min(left, iov[filled].iov_len);
             left -= vec[filled].iov_len;
         }
-        evbuffer_commit_space(buf, vec, filled);
+        if (evbuffer_commit_space(buf, vec, filled) != 0) {
+            errno = ENOMEM;
+            return -1;
+        }
         errno = saved;
         return n;
     }

@@ -35,7 +35,7 @@ using SharedReply = std::shared_ptr<const std::string>;
 // socket does not take (or all of it, on an error, which the bufferevent then reports) is queued
 // behind. `keep` owns the bytes: queued bytes reference it instead of being copied. Returns
 // true when everything went straight out. A send that failed for good leaves its errno in
-// `error`: the socket reports a reset once, and the bufferevent's later write sees only EPIPE.
+// `error`: the socket reports a reset only once, to this send.
 bool write_through(bufferevent* bev, std::string_view bytes, const SharedReply& keep = nullptr,
                    int* error = nullptr);
 

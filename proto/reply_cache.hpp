@@ -21,6 +21,13 @@ class ReplyCache {
     using Reply = std::shared_ptr<const std::string>;
     static constexpr std::size_t kDepth = 8;
 
+    // The byte budget that holds the two newest full replies, heads included: the reply a client
+    // retries and one answered after it on another connection (Flash polls on several).
+    [[nodiscard]] static constexpr std::size_t budget_for(std::size_t reply_max_bytes) {
+        return 2 * (reply_max_bytes + kHeadAllowance);
+    }
+    static constexpr std::size_t kHeadAllowance = 512;  // status line and headers of one reply
+
     explicit ReplyCache(std::size_t max_bytes = std::numeric_limits<std::size_t>::max())
         : max_bytes_(max_bytes) {}
 

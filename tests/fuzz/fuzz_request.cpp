@@ -653,7 +653,8 @@ class ModelSession {
             for (const auto& [s, r] : ref_cache_) total += r.size();
             return total;
         };
-        while (ref_cache_.size() > 1 && ref_bytes() > kConfig.session.reply_max_bytes) ref_cache_.pop_front();
+        const std::size_t budget = rtmpt::proto::ReplyCache::budget_for(kConfig.session.reply_max_bytes);
+        while (ref_cache_.size() > 1 && ref_bytes() > budget) ref_cache_.pop_front();
         const auto found = cache_.find(seq);
         REQUIRE(found && *found == reply, "reply cache does not return the reply just stored");
         const std::size_t bytes = ref_bytes();
@@ -676,7 +677,7 @@ class ModelSession {
 
     Slots& slots_;
     SequenceWindow window_;
-    rtmpt::proto::ReplyCache cache_{kConfig.session.reply_max_bytes};
+    rtmpt::proto::ReplyCache cache_{rtmpt::proto::ReplyCache::budget_for(kConfig.session.reply_max_bytes)};
     rtmpt::proto::PollingByte polling_;
     std::map<std::uint64_t, Pending> pending_;
     std::vector<std::size_t> close_waiters_;

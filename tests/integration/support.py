@@ -141,6 +141,26 @@ class GatewayTestCase(unittest.TestCase):
         self.addCleanup(conn.close)
         return conn
 
+    def metric(self, name):
+        """The value of rtmpt_gateway_<name> on the admin /metrics page (the first sample)."""
+        import urllib.request
+        host, port = self.gw.admin_address()
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        for line in text.splitlines():
+            if line.startswith(f"rtmpt_gateway_{name} ") or line.startswith(f"rtmpt_gateway_{name}{{"):
+                return float(line.rsplit(" ", 1)[1])
+        self.fail(f"no {name} on /metrics")
+
+    def wait_metric(self, name, value, timeout=5.0):
+        """True once rtmpt_gateway_<name> reaches `value` (polled, bounded by `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.metric(name) >= value:
+                return True
+            time.sleep(0.02)
+        return False
+
     # --- assertions
 
     def assertOk(self, resp, body=None, msg=None, last_on_connection=False):

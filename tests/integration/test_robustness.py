@@ -574,6 +574,32 @@ class ProtocolEdgeTest(RobustnessTestCase):
         self.assertTrue(conn.wait_closed(3.0), "half-closed connection not closed after its last reply")
         self.assertNotRegex(self.gw.log_text(), r"mid-request")
 
+    def test_half_close_when_the_buffered_rest_fills_the_pipeline_again(self):
+        # Idles to 9 sessions, each held: reading stops at 8 in flight with the 9th buffered.
+        # Backend bytes answer the first alone; that resumes reading, which meets the FIN, and the
+        # 9th makes 8 in flight again with nothing left buffered. Once the holds end and all are
+        # answered, the connection must still close.
+        self.start(session__idle_hold=q("2s"), session__coalesce_wait=q("0ms"))
+        sessions = []
+        for _ in range(9):
+            s = self.open()
+            self.assertReply(s.send(b"\x03"))
+            sessions.append(s)
+        first_backend = self.backend.wait_for_connection(0)
+        parsed = self.metric("requests_parsed_total")
+        conn = self.connect()
+        conn.send_pipelined([(s.path("idle"), b"\x00") for s in sessions])
+        conn.sock.shutdown(socket.SHUT_WR)
+        self.assertTrue(self.wait_metric("requests_parsed_total", parsed + 8), "8 pipelined idles not parsed")
+        first_backend.send(b"data")
+        for i in range(9):
+            try:
+                r = conn.read_response(timeout=5)
+            except ConnectionClosed as e:
+                self.fail(f"closed after {i} of 9 replies to requests sent before the FIN: {e}")
+            self.assertEqual(r.status, 200, repr(r))
+        self.assertTrue(conn.wait_closed(3.0), "half-closed connection not closed after its last reply")
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -59,3 +59,17 @@ TEST_CASE("a byte budget drops the oldest first and always keeps the newest") {
     CHECK_FALSE(c.find(3));
     CHECK(c.bytes() == 1);
 }
+
+TEST_CASE("the session budget holds two full replies with their heads") {
+    CHECK(ReplyCache::budget_for(65536) == 2 * (65536 + ReplyCache::kHeadAllowance));
+    const std::size_t full = 100 + ReplyCache::kHeadAllowance;  // reply_max_bytes 100, the largest head
+    ReplyCache c(ReplyCache::budget_for(100));
+    c.store(0, reply(std::string(full, 'a')));
+    c.store(1, reply(std::string(full, 'b')));
+    CHECK(c.find(0));
+    CHECK(c.find(1));
+    c.store(2, reply(std::string(full, 'c')));
+    CHECK_FALSE(c.find(0));
+    CHECK(c.find(1));
+    CHECK(c.find(2));
+}
