@@ -131,9 +131,10 @@ constexpr std::array kDirectives{
         .max = ms(5s),
         .help = "How long an /idle that finds backend bytes waiting, but less than a full reply "
                 "(session.reply_max_bytes), may wait for more before it is answered; also how long a "
-                "held /idle waits after the first bytes arrive. While a stream flows, replies then carry "
-                "more bytes each and clients make fewer requests; each reply is delayed by at most this. "
-                "0 answers at once.",
+                "held /idle waits after the first bytes arrive. Only once the session has received a "
+                "full reply's worth in all, so the handshake and connect exchanges are not slowed. "
+                "While a stream flows, replies then carry more bytes each and clients make fewer "
+                "requests; each reply is delayed by at most this. 0 answers at once.",
         .slot = [](Config& c) -> Slot { return &c.session.coalesce_wait; },
     },
     Directive{

@@ -94,6 +94,8 @@ class Session final : private BackendEvents {
     using Duration = config::Duration;
     void hold(std::uint64_t seq, PendingRequest req, Hold kind, Duration wait);
     [[nodiscard]] bool may_coalesce() const;
+    // Whether idles may wait for fuller replies: coalescing is on and the stream has started.
+    [[nodiscard]] bool streaming() const;
     // The backend bytes that make a reply full.
     [[nodiscard]] std::size_t reply_target() const;
     void release_held();

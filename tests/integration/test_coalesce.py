@@ -19,10 +19,31 @@ def blob(size, salt=0):
 
 class CoalesceTest(GatewayTestCase):
     def start_streaming(self, **overrides):
+        """A session that has received a full reply's worth (4 KiB): its stream has started."""
         self.start(backend=ScriptedBackend(), session__reply_max_bytes=q("4KiB"), **overrides)
         s = self.open()
         bc = self.backend.wait_for_connection()
+        start = blob(4 * KiB - 1, salt=7)
+        bc.send(start)
+        bc.wait_sent()
+        data, _ = self.drain(s, len(start), max_body=4 * KiB)
+        self.assertEqual(data, start)
         return s, bc
+
+    def test_not_before_the_stream_has_started(self):
+        # The handshake and connect answers are small and awaited: not held for company.
+        self.start(backend=ScriptedBackend(), session__reply_max_bytes=q("4KiB"),
+                   session__idle_hold=q("3s"), session__coalesce_wait=q("2s"))
+        s = self.open()
+        bc = self.backend.wait_for_connection()
+        bc.send(blob(100))
+        bc.wait_sent()
+        t0 = time.monotonic()
+        r = s.idle()
+        self.assertLess(time.monotonic() - t0, 1.5, "an answer before the stream started was held")
+        self.assertEqual(r.data, blob(100))
+        stats = self.stop_and_stats()
+        self.assertEqual(stats["idles_coalesced"], 0, stats)
 
     def test_a_partial_reply_waits_for_the_coalesce_wait(self):
         # idle_hold keeps an idle that comes before the bytes were read; either way it then waits
