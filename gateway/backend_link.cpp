@@ -137,12 +137,8 @@ void BackendLink::top_up(std::size_t want) {
     evbuffer* in = bufferevent_get_input(bev_.get());
     const std::size_t queued = evbuffer_get_length(in);
     if (queued >= want || queued >= queue_max_) return;
-    const ssize_t n = read_into(in, bufferevent_getfd(bev_.get()), std::min(want, queue_max_) - queued,
-                                scratch_, big_reads_);
-    if (n > 0) {
-        big_reads_ = static_cast<std::size_t>(n) >= kBigRead;
-        return;
-    }
+    const ssize_t n = read_some(std::min(want, queue_max_) - queued);
+    if (n > 0) return;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
         flowing_ = false;  // until the loop sees the socket readable again
         return;
@@ -152,15 +148,24 @@ void BackendLink::top_up(std::size_t want) {
     event_active(read_event_.get(), EV_READ, 0);
 }
 
+ssize_t BackendLink::read_some(std::size_t max) {
+    const ssize_t n = read_into(bufferevent_get_input(bev_.get()), bufferevent_getfd(bev_.get()), max,
+                                scratch_, big_reads_);
+    if (n > 0) {
+        flowing_ = true;
+        big_reads_ = static_cast<std::size_t>(n) >= kBigRead;
+    }
+    return n;
+}
+
 void BackendLink::read_backend() {
     evbuffer* in = bufferevent_get_input(bev_.get());
-    const std::size_t queued = evbuffer_get_length(in);
     ssize_t n;
     if (read_end_) {
         n = *read_end_ == 0 ? 0 : -1;
         errno = *read_end_;
     } else {
-        n = read_into(in, bufferevent_getfd(bev_.get()), queue_max_ - queued, scratch_, big_reads_);
+        n = read_some(queue_max_ - evbuffer_get_length(in));
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
     if (n <= 0) {
@@ -168,8 +173,6 @@ void BackendLink::read_backend() {
         handle_event(static_cast<short>(BEV_EVENT_READING | (n == 0 ? BEV_EVENT_EOF : BEV_EVENT_ERROR)));
         return;
     }
-    flowing_ = true;
-    big_reads_ = static_cast<std::size_t>(n) >= kBigRead;
     // A full queue is the backpressure working (the client is not polling): stop reading until
     // take() makes room.
     if (evbuffer_get_length(in) >= queue_max_) {

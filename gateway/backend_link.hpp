@@ -80,6 +80,8 @@ class BackendLink {
   private:
     static void on_readable(evutil_socket_t fd, short what, void* arg);
     void read_backend();
+    // One read of at most `max` bytes onto the queue (read_into), noting whether a stream flows.
+    ssize_t read_some(std::size_t max);
     static void on_write(bufferevent* bev, void* arg);
     static void on_event(bufferevent* bev, short what, void* arg);
     void handle_event(short what);

@@ -155,10 +155,7 @@ void HttpConnection::read_from_client(short what) {
         n = ::recv(fd_, scratch.data(), scratch.size(), 0);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            parse_input();
-            return;
-        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
         if (mid_request_) note_truncated("lost the connection");
         close_now("connection error");
         return;
@@ -167,17 +164,13 @@ void HttpConnection::read_from_client(short what) {
         client_eof();
         return;
     }
+    // Nothing is buffered here (see above): requests are parsed where they were read, and only
+    // what a pause leaves unparsed is kept.
     const auto got = static_cast<std::size_t>(n);
-    if (!unparsed_.empty()) {
-        unparsed_.append(scratch.data(), got);
-        parse_input();
-    } else {
-        // The common case: whole requests in one read, parsed where they were read.
-        const std::optional<std::size_t> used = execute(scratch.data(), got);
-        if (!used) return;
-        if (*used < got) unparsed_.assign(scratch.data() + *used, got - *used);
-        after_parse();
-    }
+    const std::optional<std::size_t> used = execute(scratch.data(), got);
+    if (!used) return;
+    if (*used < got) unparsed_.assign(scratch.data() + *used, got - *used);
+    after_parse();
     // ffmpeg writes a POST's headers and body in two sends without TCP_NODELAY: acking at once
     // releases the body instead of letting the client's Nagle wait for our delayed ACK (~40 ms a
     // request). Likewise a request whose reply is held. A request answered already carries the

@@ -244,11 +244,7 @@ void Session::answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters, bool
         end(backend_end_.value_or(CloseReason::backend_closed), backend_detail_);
         return;
     }
-    // The cap is on the whole body: proxies that cap a reply's size count the polling byte too.
-    std::size_t max = cfg().session.reply_max_bytes - 1;
-    if (const std::size_t cap = cfg().session.max_bytes; cap != 0) {
-        max = std::min<std::size_t>(max, cap - std::min<std::uint64_t>(cap, bytes_down_));
-    }
+    const std::size_t max = reply_target();
     // Whatever the backend has sent by now goes into a poll's reply, not only what the loop has
     // read. A send's reply is built from the queue alone, as before: a client (or load tool) that
     // counts a send's bytes as delivered once its reply arrives must not find their echo in it.
@@ -295,6 +291,7 @@ bool Session::streaming() const {
 
 std::size_t Session::reply_target() const {
     // A full reply: the polling byte and this many backend bytes, or what session.max_bytes leaves.
+    // The cap is on the whole body: proxies that cap a reply's size count the polling byte too.
     std::size_t target = cfg().session.reply_max_bytes - 1;
     if (const std::size_t cap = cfg().session.max_bytes; cap != 0) {
         target = std::min<std::size_t>(target, cap - std::min<std::uint64_t>(cap, bytes_down_));
