@@ -556,6 +556,16 @@ class ProtocolEdgeTest(RobustnessTestCase):
         self.assertGreaterEqual(len(r.body), 1)
         self.assertTrue(conn.wait_closed(3.0), "half-closed connection not closed after its last reply")
 
+    def assertAnsweredThenClosed(self, conn, n):
+        """`n` requests sent before the client's FIN each get a 200, then the gateway closes."""
+        for i in range(n):
+            try:
+                r = conn.read_response(timeout=5)
+            except ConnectionClosed as e:
+                self.fail(f"closed after {i} of {n} replies to requests sent before the FIN: {e}")
+            self.assertEqual(r.status, 200, repr(r))
+        self.assertTrue(conn.wait_closed(3.0), "half-closed connection not closed after its last reply")
+
     def test_half_close_after_more_pipelined_requests_than_are_read_at_once(self):
         # 12 idles pipelined, then FIN: the connection stops reading at 8 in flight, and the 4
         # behind them are in its buffer when the FIN arrives. All 12 are owed a reply.
@@ -565,13 +575,7 @@ class ProtocolEdgeTest(RobustnessTestCase):
         self.assertReply(s.send(b"\x03"))
         conn.send_pipelined([(s.path("idle"), b"\x00") for _ in range(12)])
         conn.sock.shutdown(socket.SHUT_WR)
-        for i in range(12):
-            try:
-                r = conn.read_response(timeout=5)
-            except ConnectionClosed as e:
-                self.fail(f"closed after {i} of 12 replies to requests sent before the FIN: {e}")
-            self.assertEqual(r.status, 200, repr(r))
-        self.assertTrue(conn.wait_closed(3.0), "half-closed connection not closed after its last reply")
+        self.assertAnsweredThenClosed(conn, 12)
         self.assertNotRegex(self.gw.log_text(), r"mid-request")
 
     def test_half_close_when_the_buffered_rest_fills_the_pipeline_again(self):
@@ -592,13 +596,7 @@ class ProtocolEdgeTest(RobustnessTestCase):
         conn.sock.shutdown(socket.SHUT_WR)
         self.assertTrue(self.wait_metric("requests_parsed_total", parsed + 8), "8 pipelined idles not parsed")
         first_backend.send(b"data")
-        for i in range(9):
-            try:
-                r = conn.read_response(timeout=5)
-            except ConnectionClosed as e:
-                self.fail(f"closed after {i} of 9 replies to requests sent before the FIN: {e}")
-            self.assertEqual(r.status, 200, repr(r))
-        self.assertTrue(conn.wait_closed(3.0), "half-closed connection not closed after its last reply")
+        self.assertAnsweredThenClosed(conn, 9)
 
 
 if __name__ == "__main__":
