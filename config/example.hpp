@@ -1,5 +1,5 @@
 // Documents generated from the directive table: the example config file (and the text shared by
-// every description of the keys). The man page is put together in gateway/man_page.cpp from these
+// every description of the keys). The man page is put together in gateway/process/man_page.cpp from these
 // pieces and the command-line options.
 #pragma once
 

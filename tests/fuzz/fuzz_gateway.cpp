@@ -1,4 +1,4 @@
-// libFuzzer driver: the real gateway (gateway/*.cpp: Worker, HttpConnection, Session, BackendLink,
+// libFuzzer driver: the real gateway (gateway/*/*.cpp: Worker, HttpConnection, Session, BackendLink,
 // LingerSet on one libevent loop) between scripted clients and a scripted backend, all in this
 // process. Each input gets a fresh Worker, built from a config made here (no listeners, no
 // signals: start() and run() are never called); client connections are socketpairs handed to
@@ -34,7 +34,7 @@
 // event_base_foreach_event) or calls Worker::sweep_sessions with a later clock; the session
 // timeouts differ (handshake 10 s, sequence gap 20 s, idle 30 s, lifetime 40 s) so that each can
 // be reached. The wait for a seq 0 after a first request numbered 1 is a 60 s libevent timer
-// (`t` 32). Session ids come from this driver's fill_random (gateway/entropy.cpp is not linked):
+// (`t` 32). Session ids come from this driver's fill_random (gateway/tunnel/entropy.cpp is not linked):
 // the n-th id of an input is 16 bytes of n, so runs repeat and the fuzzer can also write ids
 // directly.
 //
@@ -44,7 +44,7 @@
 //    Content-Type, no Transfer-Encoding, a non-empty body of exactly Content-Length bytes; no
 //    byte follows a "Connection: close" reply;
 //  - replies come in request order: reply i answers request i as a mirror parser (llhttp with the
-//    callbacks and limits of gateway/http_connection.cpp) reads the client's bytes, so its code
+//    callbacks and limits of gateway/client/http_connection.cpp) reads the client's bytes, so its code
 //    and body fit that request's method and route; the one reply past the requests is the
 //    refusal the mirror predicts (same code, same llhttp error) or a 408 after a header timeout;
 //  - "Connection: close" exactly on the reply to a request without keep-alive, or on the last
@@ -96,9 +96,9 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "gateway/entropy.hpp"
-#include "gateway/logger.hpp"
-#include "gateway/worker.hpp"
+#include "gateway/logging/logger.hpp"
+#include "gateway/loop/worker.hpp"
+#include "gateway/tunnel/entropy.hpp"
 #include "proto/http_reply.hpp"
 #include "proto/route.hpp"
 #include "proto/session_id.hpp"
@@ -220,7 +220,7 @@ struct MirrorRefusal {
     std::string why;
 };
 
-// llhttp with the callbacks and limits of gateway/http_connection.cpp, fed every byte the client
+// llhttp with the callbacks and limits of gateway/client/http_connection.cpp, fed every byte the client
 // sends, stopping where the gateway stops reading (a request without keep-alive, a refusal).
 // Pausing for outstanding replies does not change what is parsed, so it is not modelled.
 class RequestMirror {
@@ -1356,7 +1356,7 @@ class Harness {
 
 }  // namespace
 
-// Replaces gateway/entropy.cpp (not linked into this driver): session ids from the input's
+// Replaces gateway/tunnel/entropy.cpp (not linked into this driver): session ids from the input's
 // script, so that a run repeats and the backend connection of each session is known.
 namespace rtmpt::gateway {
 bool fill_random(std::span<std::uint8_t> out) {

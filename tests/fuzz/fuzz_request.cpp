@@ -1,11 +1,11 @@
 // libFuzzer driver: arbitrary bytes as what one client connection sends.
 //
-// The bytes go through llhttp set up as gateway/http_connection.cpp sets it up (same callbacks,
+// The bytes go through llhttp set up as gateway/client/http_connection.cpp sets it up (same callbacks,
 // header and body limits from the default config, a pause after a request that is the last on
 // its connection or that fills the pipeline, the paused position drained and parsing resumed),
 // once all at once and once cut into small reads, which must yield the same requests. Each
-// complete request then goes where gateway/worker.cpp sends it: the method check,
-// proto::parse_route, and for tunnel routes a pure model of gateway/session.cpp's sequence
+// complete request then goes where gateway/loop/worker.cpp sends it: the method check,
+// proto::parse_route, and for tunnel routes a pure model of gateway/tunnel/session.cpp's sequence
 // logic (no sockets, no timers: an /idle is answered at once, and the backend echoes what it is
 // sent), built from proto::SequenceWindow, proto::ReplyCache, proto::PollingByte and
 // proto::ReplyBuilder.
@@ -437,7 +437,7 @@ Route checked_route(const std::string& target) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Sessions: the sequence logic of gateway/session.cpp, with references beside each piece.
+// Sessions: the sequence logic of gateway/tunnel/session.cpp, with references beside each piece.
 
 // Every request gets a slot, filled exactly once: at once, or when its turn comes.
 class Slots {

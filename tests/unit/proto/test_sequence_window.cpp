@@ -93,7 +93,7 @@ TEST_CASE("in order, ahead, retried, too far") {
 
 namespace {
 
-// A session's use of the window, as gateway/session.cpp does it: in-window requests wait in a
+// A session's use of the window, as gateway/tunnel/session.cpp does it: in-window requests wait in a
 // set and are applied while the next expected one is there. Returns the numbers applied, in
 // order; `refused` collects those answered "already used".
 struct Applier {

@@ -1,0 +1,473 @@
+#include "gateway/client/http_connection.hpp"
+
+#include "gateway/loop/timeval.hpp"
+#include "gateway/loop/worker.hpp"
+#include "gateway/net/socket_reset.hpp"
+#include "proto/plain_reply.hpp"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <span>
+
+namespace rtmpt::gateway {
+
+using proto::HttpStatus;
+
+namespace {
+
+// A request target for a log line: at most 128 bytes, anything but visible ASCII as '?', so the
+// line stays one line and one field; ':' as its URL escape %3A, since a field ending in ':' would
+// end the fields of the line (gateway/logging/log_format.hpp).
+[[nodiscard]] std::string printable_target(std::string_view target) {
+    std::string shown;
+    for (const char c : target.substr(0, 128)) {
+        if (c == ':') {
+            shown += "%3A";
+        } else {
+            shown += (c <= 0x20 || c > 0x7e) ? '?' : c;
+        }
+    }
+    return shown;
+}
+
+constexpr Refusal kMalformed{HttpStatus::bad_request, "malformed request", &Counters::refused_malformed};
+constexpr Refusal kUpgrade{HttpStatus::bad_request, "protocol upgrade not supported",
+                           &Counters::refused_upgrade};
+constexpr Refusal kHeaderTooLarge{HttpStatus::header_fields_too_large, "request header too large",
+                                  &Counters::refused_header_too_large};
+constexpr Refusal kBodyTooLarge{HttpStatus::payload_too_large, "request body too large",
+                                &Counters::refused_body_too_large};
+constexpr Refusal kHeaderTimeout{HttpStatus::request_timeout, "request header timeout",
+                                 &Counters::refused_header_timeout};
+
+// "1.2.3.4:5678" or "[::1]:5678", as the listener formats peers.
+std::optional<proto::IpAddress> ip_of_peer(std::string_view peer) {
+    const auto colon = peer.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    std::string_view host = peer.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    return proto::IpAddress::parse(host);
+}
+
+[[nodiscard]] char lower(char c) {
+    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+}  // namespace
+
+void ReplySlot::fill(std::string response) {
+    if (filled_) return;
+    fill(std::make_shared<const std::string>(std::move(response)));
+}
+
+void ReplySlot::fill(SharedReply response) {
+    if (filled_) return;
+    filled_ = true;
+    response_ = std::move(response);
+    if (connection_) connection_->flush_ready_replies();
+}
+
+const llhttp_settings_t& HttpConnection::parser_settings() {
+    static const llhttp_settings_t settings = [] {
+        llhttp_settings_t s;
+        llhttp_settings_init(&s);
+        s.on_message_begin = &HttpConnection::on_message_begin;
+        s.on_url = &HttpConnection::on_url;
+        s.on_header_field = &HttpConnection::on_header_field;
+        s.on_header_value = &HttpConnection::on_header_value;
+        s.on_header_value_complete = &HttpConnection::on_header_value_complete;
+        s.on_headers_complete = &HttpConnection::on_headers_complete;
+        s.on_body = &HttpConnection::on_body;
+        s.on_message_complete = &HttpConnection::on_message_complete;
+        return s;
+    }();
+    return settings;
+}
+
+HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer)
+    : worker_(worker),
+      peer_(std::move(peer)),
+      peer_ip_(ip_of_peer(peer_)),
+      // Room for two full replies: enough to keep the pipe busy, little enough that a client
+      // that pipelines and never reads cannot make us buffer without end.
+      unsent_limit_(std::max<std::size_t>(2 * worker.config().session.reply_max_bytes, 64 * 1024)),
+      fd_(fd) {
+    llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
+    parser_.data = this;
+    header_timer_.reset(evtimer_new(worker.base(), &HttpConnection::on_header_timeout, this));
+
+    const int one = 1;
+    // Replies must leave at once: a held-back reply stalls the client's next request.
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+    bev_.reset(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE));
+    bufferevent_setcb(bev_.get(), nullptr, &HttpConnection::on_write, &HttpConnection::on_event, this);
+    // What the socket did not take at once goes out in large writes, not libevent's 16 KiB a turn.
+    bufferevent_set_max_single_write(bev_.get(), unsent_limit_);
+    // A client that takes none of our reply bytes for this long is gone.
+    const timeval tv = to_timeval(worker.config().http.keepalive_timeout);
+    bufferevent_set_timeouts(bev_.get(), nullptr, &tv);
+    bufferevent_enable(bev_.get(), EV_WRITE);
+    // A connection with no request for this long is closed (the timeout restarts on every read).
+    read_event_.reset(event_new(worker.base(), fd, EV_READ | EV_PERSIST, &HttpConnection::on_readable, this));
+    start_reading();
+}
+
+HttpConnection::~HttpConnection() {
+    for (auto& slot : replies_) slot->detach();
+}
+
+void HttpConnection::start_reading() {
+    const timeval tv = to_timeval(worker_.config().http.keepalive_timeout);
+    event_add(read_event_.get(), &tv);
+}
+
+void HttpConnection::stop_reading() {
+    event_del(read_event_.get());
+}
+
+void HttpConnection::on_readable(evutil_socket_t, short what, void* arg) {
+    static_cast<HttpConnection*>(arg)->read_from_client(what);
+}
+
+void HttpConnection::read_from_client(short what) {
+    if ((what & EV_TIMEOUT) && !(what & EV_READ)) {
+        // Still waiting on a session for a reply: not idle, keep the connection.
+        if (replies_.empty()) close_now("keep-alive timeout");
+        return;
+    }
+    if (eof_ || state_ != State::reading || !unparsed_.empty()) {
+        // Woken by resume_reading(): what is already buffered is parsed first, and more is read
+        // only if that leaves room. Reading on regardless would let a pipelining client grow
+        // the buffer by a read's worth for each reply it gets.
+        parse_input();
+        if (eof_ || state_ != State::reading || !unparsed_.empty()) return;
+    }
+    const std::span<char> scratch = worker_.client_scratch();
+    ssize_t n;
+    do {
+        n = ::recv(fd_, scratch.data(), scratch.size(), 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        if (mid_request_) note_truncated("lost the connection");
+        close_now("connection error");
+        return;
+    }
+    if (n == 0) {
+        client_eof();
+        return;
+    }
+    // Nothing is buffered here (see above): requests are parsed where they were read, and only
+    // what a pause leaves unparsed is kept.
+    const auto got = static_cast<std::size_t>(n);
+    const std::optional<std::size_t> used = execute(scratch.data(), got);
+    if (!used) return;
+    if (*used < got) unparsed_.assign(scratch.data() + *used, got - *used);
+    after_parse();
+    // ffmpeg writes a POST's headers and body in two sends without TCP_NODELAY: acking at once
+    // releases the body instead of letting the client's Nagle wait for our delayed ACK (~40 ms a
+    // request). Likewise a request whose reply is held. A request answered already carries the
+    // ACK in its reply, so no extra segment is sent for it.
+    if (state_ != State::draining && (mid_request_ || !replies_.empty())) {
+        const int one = 1;
+        setsockopt(fd_, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+    }
+}
+
+std::optional<std::size_t> HttpConnection::execute(const char* data, std::size_t len) {
+    std::size_t used = 0;
+    while (used < len && state_ == State::reading) {
+        parsing_ = true;
+        const llhttp_errno_t err = llhttp_execute(&parser_, data + used, len - used);
+        parsing_ = false;
+        if (err == HPE_OK) return len;
+        if (err == HPE_PAUSED) {
+            // We paused after a complete request (too many outstanding, or last on this connection).
+            used = static_cast<std::size_t>(llhttp_get_error_pos(&parser_) - data);
+            llhttp_resume(&parser_);
+            continue;
+        }
+        if (limit_) {
+            refuse(*limit_);
+        } else {
+            refuse(kMalformed, llhttp_errno_name(err));
+        }
+        return std::nullopt;
+    }
+    return used;
+}
+
+void HttpConnection::parse_input() {
+    if (parsing_) return;
+    if (state_ == State::reading && !unparsed_.empty()) {
+        const std::optional<std::size_t> used = execute(unparsed_.data(), unparsed_.size());
+        if (!used) return;
+        unparsed_.erase(0, *used);
+        // A long pause must not keep a large buffer for the connection's life.
+        if (unparsed_.empty()) unparsed_.shrink_to_fit();
+    }
+    after_parse();
+}
+
+void HttpConnection::after_parse() {
+    if (eof_ && state_ == State::reading && unparsed_.empty()) {
+        // Everything the client sent before its FIN has been parsed; what is owed goes out, then we close.
+        if (mid_request_) note_truncated("closed the connection");
+        state_ = State::draining;
+    }
+    if (state_ == State::paused || state_ == State::draining) stop_reading();
+    if (eof_ && state_ == State::draining && replies_.empty() &&
+        evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) {
+        close_now("client closed");
+    }
+}
+
+void HttpConnection::client_eof() {
+    // A half-close still wants every request it sent before the FIN answered, pipelined ones
+    // included: parse what is buffered (now, or once a paused connection resumes), then write
+    // what is owed and close.
+    eof_ = true;
+    stop_reading();
+    if (state_ == State::reading) {
+        parse_input();
+    } else if (state_ == State::draining && replies_.empty() &&
+               evbuffer_get_length(bufferevent_get_output(bev_.get())) == 0) {
+        close_now("client closed");
+    }
+}
+
+bool HttpConnection::over_limits() const {
+    return replies_.size() >= kMaxOutstanding ||
+           evbuffer_get_length(bufferevent_get_output(bev_.get())) >= unsent_limit_;
+}
+
+void HttpConnection::resume_reading() {
+    if (state_ != State::paused || over_limits()) return;
+    state_ = State::reading;
+    // After the client's FIN there is nothing more to read, only what is buffered to parse.
+    if (!eof_) start_reading();
+    // Parse what is already buffered on a later turn of the loop, never from here: a reply
+    // filled by another connection's request would otherwise parse this connection's next
+    // request on the same stack, and a chain of connections could recurse without bound.
+    // After a FIN this also runs after_parse(), which moves the connection on to draining.
+    if (!unparsed_.empty() || eof_) event_active(read_event_.get(), EV_READ, 0);
+}
+
+int HttpConnection::on_message_begin(llhttp_t* p) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    self->request_ = HttpRequest{};
+    self->header_bytes_ = 0;
+    self->mid_request_ = true;
+    self->headers_done_ = false;
+    self->header_field_.clear();
+    self->header_field_done_ = true;
+    self->header_value_started_ = false;
+    const timeval tv = to_timeval(self->worker_.config().http.header_timeout);
+    evtimer_add(self->header_timer_.get(), &tv);
+    return 0;
+}
+
+bool HttpConnection::count_header_bytes(std::size_t len) {
+    header_bytes_ += len;
+    if (header_bytes_ <= worker_.config().http.max_header_bytes) return true;
+    limit_ = &kHeaderTooLarge;
+    return false;
+}
+
+int HttpConnection::on_url(llhttp_t* p, const char* at, std::size_t len) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    if (!self->count_header_bytes(len)) return -1;
+    self->request_.target.append(at, len);
+    return 0;
+}
+
+int HttpConnection::on_header_field(llhttp_t* p, const char* at, std::size_t len) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    if (!self->count_header_bytes(len)) return -1;
+    if (self->header_field_done_) self->header_field_.clear();
+    self->header_field_done_ = false;
+    // Only one name matters; a longer one need not be kept (header bytes are capped anyway).
+    constexpr std::size_t kLongestWanted = 16;
+    for (std::size_t i = 0; i < len && self->header_field_.size() <= kLongestWanted; ++i)
+        self->header_field_ += lower(at[i]);
+    return 0;
+}
+
+int HttpConnection::on_header_value(llhttp_t* p, const char* at, std::size_t len) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    if (!self->count_header_bytes(len)) return -1;
+    if (self->header_field_ == "x-forwarded-for") {
+        // Several X-Forwarded-For fields are one list, in order (RFC 9110 5.3).
+        std::string& list = self->request_.forwarded_for;
+        if (!self->header_value_started_ && !list.empty()) list += ',';
+        self->header_value_started_ = true;
+        list.append(at, len);
+    }
+    return 0;
+}
+
+int HttpConnection::on_header_value_complete(llhttp_t* p) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    self->header_field_done_ = true;
+    self->header_value_started_ = false;
+    return 0;
+}
+
+int HttpConnection::on_headers_complete(llhttp_t* p) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    self->request_.method = static_cast<llhttp_method_t>(llhttp_get_method(p));
+    self->headers_done_ = true;
+    evtimer_del(self->header_timer_.get());
+    if (p->upgrade) {
+        // RTMPT is plain request/response; whatever follows an upgrade is not ours to parse.
+        self->limit_ = &kUpgrade;
+        return -1;
+    }
+    // Decide from Content-Length before reading a byte of the body.
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > self->worker_.config().http.max_body_bytes) {
+        self->limit_ = &kBodyTooLarge;
+        return -1;
+    }
+    return 0;
+}
+
+int HttpConnection::on_body(llhttp_t* p, const char* at, std::size_t len) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    // Chunked bodies have no length up front: count as they come.
+    if (self->request_.body.size() + len > self->worker_.config().http.max_body_bytes) {
+        self->limit_ = &kBodyTooLarge;
+        return -1;
+    }
+    self->request_.body.append(at, len);
+    return 0;
+}
+
+int HttpConnection::on_message_complete(llhttp_t* p) {
+    auto* self = static_cast<HttpConnection*>(p->data);
+    self->mid_request_ = false;
+    const bool keep_alive = llhttp_should_keep_alive(p) != 0;
+    auto slot = std::make_shared<ReplySlot>(self);
+    self->replies_.push_back(slot);
+    if (self->worker_.config().log.access) {
+        slot->set_access_note(AccessNote{llhttp_method_name(self->request_.method),
+                                         printable_target(self->request_.target), self->request_.body.size(),
+                                         std::chrono::steady_clock::now()});
+    }
+    if (!keep_alive) self->state_ = State::draining;
+    self->worker_.handle_request(*self, std::move(self->request_), std::move(slot));
+    if (self->state_ == State::reading && self->over_limits()) self->state_ = State::paused;
+    return self->state_ == State::reading ? 0 : HPE_PAUSED;
+}
+
+void HttpConnection::refuse(const Refusal& refusal, std::string_view detail) {
+    std::string why{refusal.why};
+    if (!detail.empty()) why += ": " + std::string(detail);
+    ++(worker_.counters().*refusal.counter);
+    worker_.log().info("http client=" + peer_ + " refused with " +
+                       std::to_string(static_cast<int>(refusal.status)) + ": " + why);
+    evtimer_del(header_timer_.get());
+    state_ = State::draining;
+    stop_reading();
+    auto slot = std::make_shared<ReplySlot>(this);
+    replies_.push_back(slot);
+    if (worker_.config().log.access) {
+        // The request never completed: its method and target may be all there is of it.
+        slot->set_access_note(AccessNote{headers_done_ ? llhttp_method_name(request_.method) : "-",
+                                         request_.target.empty() ? "-" : printable_target(request_.target),
+                                         request_.body.size(), std::chrono::steady_clock::now()});
+    }
+    slot->fill(worker_.replies().error(refusal.status, why, /*close=*/true));
+}
+
+void HttpConnection::note_truncated(std::string_view what) {
+    mid_request_ = false;
+    ++worker_.counters().requests_truncated;
+    std::string where = "in its headers";
+    if (headers_done_) {
+        where = "after " + std::to_string(request_.body.size());
+        if (parser_.flags & F_CONTENT_LENGTH)
+            where += " of " + std::to_string(request_.body.size() + parser_.content_length);
+        where += " body bytes";
+    }
+    worker_.log().info("http client=" + peer_ + " " + std::string(what) + " mid-request, " + where);
+}
+
+void HttpConnection::on_header_timeout(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<HttpConnection*>(arg);
+    if (self->state_ != State::draining) self->refuse(kHeaderTimeout);
+}
+
+void HttpConnection::flush_ready_replies() {
+    bool all_out = false;
+    while (!replies_.empty() && replies_.front()->filled()) {
+        SharedReply response = replies_.front()->take_response();
+        worker_.counters().count_reply(replies_.front()->kind(), *response);
+        if (const auto& note = replies_.front()->access_note()) log_access(*note, *response);
+        replies_.pop_front();
+        if (state_ == State::draining && replies_.empty())
+            response = std::make_shared<const std::string>(proto::mark_connection_close(*response));
+        all_out = write_through(bev_.get(), *response, response);
+    }
+    if (all_out && state_ == State::draining && replies_.empty()) {
+        // Nothing is queued, so no write callback will come to close the connection: ask for one,
+        // on a later turn of the loop (we may be inside the parser now).
+        bufferevent_trigger(bev_.get(), EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+    }
+    resume_reading();
+}
+
+void HttpConnection::log_access(const AccessNote& note, std::string_view response) const {
+    const std::optional<int> status = proto::response_status(response);
+    const std::size_t head_end = response.find("\r\n\r\n");
+    const std::size_t body = head_end == std::string_view::npos ? 0 : response.size() - head_end - 4;
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - note.received).count();
+    char took[32];
+    std::snprintf(took, sizeof took, "%.3f", ms);
+    worker_.log().info("access client=" + peer_ + " method=" + note.method + " path=" + note.target +
+                       " status=" + (status ? std::to_string(*status) : "-") + " in=" +
+                       std::to_string(note.body_bytes) + " out=" + std::to_string(body) + " ms=" + took);
+}
+
+void HttpConnection::on_write(bufferevent* bev, void* arg) {
+    auto* self = static_cast<HttpConnection*>(arg);
+    if (self->state_ == State::draining && self->replies_.empty() &&
+        evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        self->close_now("done");
+        return;
+    }
+    self->resume_reading();
+}
+
+void HttpConnection::on_event(bufferevent*, short what, void* arg) {
+    // Reading is ours (read_from_client): only the bufferevent's writes report here.
+    auto* self = static_cast<HttpConnection*>(arg);
+    if (what & BEV_EVENT_TIMEOUT) {
+        reset_on_close(self->fd_);
+        ++self->worker_.counters().write_timeouts;
+        self->close_now("write timeout: the client takes no reply bytes");
+        return;
+    }
+    if (self->mid_request_) self->note_truncated("lost the connection");
+    self->close_now("connection error");
+}
+
+void HttpConnection::close_now(std::string_view why) {
+    worker_.log().debug("http client=" + peer_ + " connection closed: " + std::string(why));
+    stop_reading();
+    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+    bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+    evtimer_del(header_timer_.get());
+    for (auto& slot : replies_) slot->detach();
+    replies_.clear();
+    worker_.retire(*this);
+}
+
+}  // namespace rtmpt::gateway
