@@ -89,6 +89,15 @@ struct AccessConfig {
     friend bool operator==(const AccessConfig&, const AccessConfig&) = default;
 };
 
+// TLS listeners: RTMPTS (RTMPT over HTTPS) for clients whose network lets only HTTPS out.
+struct TlsConfig {
+    std::vector<HostPort> listen;  // empty: no TLS listener
+    std::string certificate;       // PEM: the leaf first, then its chain
+    std::string key;               // PEM private key of the leaf
+
+    friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
+};
+
 // The admin listener: metrics, health and the session list, for operators only.
 struct AdminConfig {
     // Loopback by default: the endpoints show client addresses and load, not for the public side.
@@ -126,6 +135,7 @@ struct Config {
     SessionConfig session;
     HttpConfig http;
     AccessConfig access;
+    TlsConfig tls;
     AdminConfig admin;
     ProcessConfig process;
     LogConfig log;

@@ -216,7 +216,8 @@ constexpr std::array kDirectives{
         .min = ms(1s),
         .max = ms(5min),
         .help = "A request's line and headers must arrive within this long once begun (slowloris); "
-                "past it the connection gets 408 and is closed.",
+                "past it the connection gets 408 and is closed. On a TLS listener the handshake must "
+                "also be done within this long of the connection's accept.",
         .slot = [](Config& c) -> Slot { return &c.http.header_timeout; },
     },
     Directive{
@@ -296,6 +297,45 @@ constexpr std::array kDirectives{
         .help = "Answer a session's requests only from the client address that opened it (403 "
                 "otherwise). Off by default: proxy farms change egress addresses mid-stream.",
         .slot = [](Config& c) -> Slot { return &c.access.bind_session_to_client; },
+    },
+    Directive{
+        .name = "tls.listen",
+        .type = ValueType::host_port_list,
+        .default_text = "[]",
+        .min = 0,
+        .max = 65535,
+        // Opened once, at start, like admin.listen: a reload keeps them and says a restart is needed.
+        .reloadable = false,
+        .help = "Addresses to accept RTMPTS (RTMPT over TLS, HTTPS) connections on, e.g. "
+                "\"0.0.0.0:443\"; [] turns TLS off. Needs tls.certificate and tls.key. TLS 1.2 and "
+                "1.3 only, Mozilla's intermediate cipher list, no renegotiation, no compression.",
+        .may_be_empty = true,
+        .slot = [](Config& c) -> Slot { return &c.tls.listen; },
+    },
+    Directive{
+        .name = "tls.certificate",
+        .type = ValueType::string,
+        .default_text = "",
+        .min = 0,
+        .max = 4096,
+        .rule = StringRule::printable,
+        .help = "PEM file of the TLS certificate: the leaf first, then its chain (Let's Encrypt's "
+                "fullchain.pem). Read at start and again on every reload (SIGHUP), so a renewed "
+                "certificate takes effect for new connections; a pair that does not load is refused "
+                "whole and the running one stays.",
+        .slot = [](Config& c) -> Slot { return &c.tls.certificate; },
+    },
+    Directive{
+        .name = "tls.key",
+        .type = ValueType::string,
+        .default_text = "",
+        .min = 0,
+        .max = 4096,
+        .rule = StringRule::printable,
+        .help = "PEM file of the certificate's private key. Read before privileges are dropped at "
+                "start; a reload reads it as process.user, so that user must be able to read it "
+                "(Debian: group ssl-cert, mode 0640).",
+        .slot = [](Config& c) -> Slot { return &c.tls.key; },
     },
     Directive{
         .name = "admin.listen",

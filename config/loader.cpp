@@ -277,6 +277,16 @@ class Loader {
     }
 
     void check_cross_keys() {
+        // A TLS listener is useless without its certificate and key: say which one is missing.
+        if (!config_.tls.listen.empty() && !failed("tls")) {
+            const auto line = set_lines_.find("tls.listen");
+            for (const auto& [key, value] : {std::pair{"tls.certificate", &config_.tls.certificate},
+                                             std::pair{"tls.key", &config_.tls.key}}) {
+                if (!value->empty()) continue;
+                add(line != set_lines_.end() ? line->second : 0, key,
+                    "is needed when tls.listen names an address");
+            }
+        }
         for (const AtLeast& rule : at_least_rules()) {
             const Directive* big = find_directive(rule.key);
             const Directive* small = find_directive(rule.other);

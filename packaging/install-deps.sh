@@ -6,9 +6,11 @@ set -euo pipefail
 packages=(
   # build
   build-essential g++ meson ninja-build pkg-config clang-format
-  libevent-dev libyaml-cpp-dev doctest-dev node-llhttp
+  libevent-dev libyaml-cpp-dev doctest-dev node-llhttp libssl-dev
   # tests: real clients and a real RTMP backend
   ffmpeg rtmpdump nginx-light libnginx-mod-rtmp python3 procps
+  # tests: certificates made at test time, and a TLS scanner run against the TLS listener
+  openssl sslscan
   # tests: promtool validates the /metrics page (the prometheus package ships it)
   prometheus
   # tests: several gateway nodes behind a real load balancer (tests/e2e/test_haproxy.py)

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 
 namespace rtmpt::gateway {
 
@@ -145,6 +146,10 @@ std::string AdminServer::metrics_page() const {
     }
     g.start_time_seconds = start_time_;
     g.version = RTMPT_GATEWAY_VERSION;
+    if (const auto& tls = worker_.tls_context()) {
+        g.certificate_expiry.emplace_back(tls->certificate_file(),
+                                          std::difftime(tls->not_after(), std::time(nullptr)));
+    }
     return render_metrics(worker_.counters(), g);
 }
 

@@ -100,6 +100,13 @@ std::string render_metrics(const Counters& c, const Gauges& g) {
     e.sample(name, {{"direction", "up"}}, g.queued_up);
     e.sample(name, {{"direction", "down"}}, g.queued_down);
 
+    if (!g.certificate_expiry.empty()) {
+        name = full_name("tls_certificate_expiry_seconds");
+        e.family(name, MetricType::gauge,
+                 "Seconds until the TLS certificate new connections get expires; negative once it has.");
+        for (const auto& [file, seconds] : g.certificate_expiry) e.sample(name, {{"file", file}}, seconds);
+    }
+
     write_counters(e, c);
 
     name = full_name("sessions_closed_total");

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace rtmpt::gateway {
 
@@ -23,6 +25,8 @@ struct Gauges {
     std::uint64_t queued_down = 0;             // backend bytes waiting for the client, all sessions
     double start_time_seconds = 0;             // Unix time the process started
     std::string_view version;
+    // TLS certificates in use: file and seconds until they expire (negative once expired).
+    std::vector<std::pair<std::string, double>> certificate_expiry;
 };
 
 [[nodiscard]] std::string render_metrics(const Counters& counters, const Gauges& gauges);

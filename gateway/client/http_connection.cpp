@@ -5,6 +5,9 @@
 #include "gateway/net/socket_reset.hpp"
 #include "proto/plain_reply.hpp"
 
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -90,14 +93,15 @@ const llhttp_settings_t& HttpConnection::parser_settings() {
     return settings;
 }
 
-HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer)
+HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer, SSL* tls)
     : worker_(worker),
       peer_(std::move(peer)),
       peer_ip_(ip_of_peer(peer_)),
       // Room for two full replies: enough to keep the pipe busy, little enough that a client
       // that pipelines and never reads cannot make us buffer without end.
       unsent_limit_(std::max<std::size_t>(2 * worker.config().session.reply_max_bytes, 64 * 1024)),
-      fd_(fd) {
+      fd_(fd),
+      tls_(tls != nullptr) {
     llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
     parser_.data = this;
     header_timer_.reset(evtimer_new(worker.base(), &HttpConnection::on_header_timeout, this));
@@ -106,8 +110,19 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string p
     // Replies must leave at once: a held-back reply stalls the client's next request.
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
-    bev_.reset(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE));
-    bufferevent_setcb(bev_.get(), nullptr, &HttpConnection::on_write, &HttpConnection::on_event, this);
+    if (tls_) {
+        // OpenSSL's bufferevent: it does the handshake, then decrypts into its input and encrypts
+        // from its output. Our direct socket reads and writes (socket_io.hpp) cannot apply here.
+        bev_.reset(bufferevent_openssl_socket_new(worker.base(), fd, tls, BUFFEREVENT_SSL_ACCEPTING,
+                                                  BEV_OPT_CLOSE_ON_FREE));
+        // Clients (ffmpeg among them) close without TLS's close_notify: an end, not an error.
+        bufferevent_openssl_set_allow_dirty_shutdown(bev_.get(), 1);
+        bufferevent_setcb(bev_.get(), &HttpConnection::on_tls_readable, &HttpConnection::on_write,
+                          &HttpConnection::on_event, this);
+    } else {
+        bev_.reset(bufferevent_socket_new(worker.base(), fd, BEV_OPT_CLOSE_ON_FREE));
+        bufferevent_setcb(bev_.get(), nullptr, &HttpConnection::on_write, &HttpConnection::on_event, this);
+    }
     // What the socket did not take at once goes out in large writes, not libevent's 16 KiB a turn.
     bufferevent_set_max_single_write(bev_.get(), unsent_limit_);
     // A client that takes none of our reply bytes for this long is gone.
@@ -115,8 +130,16 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string p
     bufferevent_set_timeouts(bev_.get(), nullptr, &tv);
     bufferevent_enable(bev_.get(), EV_WRITE);
     // A connection with no request for this long is closed (the timeout restarts on every read).
-    read_event_.reset(event_new(worker.base(), fd, EV_READ | EV_PERSIST, &HttpConnection::on_readable, this));
+    read_event_.reset(
+        tls_ ? event_new(worker.base(), -1, 0, &HttpConnection::on_readable, this)
+             : event_new(worker.base(), fd, EV_READ | EV_PERSIST, &HttpConnection::on_readable, this));
     start_reading();
+    if (tls_) {
+        // The handshake has a deadline of its own that no dribbled byte restarts: the header
+        // timeout's, from accept to the end of the handshake.
+        const timeval deadline = to_timeval(worker.config().http.header_timeout);
+        evtimer_add(header_timer_.get(), &deadline);
+    }
 }
 
 HttpConnection::~HttpConnection() {
@@ -125,11 +148,44 @@ HttpConnection::~HttpConnection() {
 
 void HttpConnection::start_reading() {
     const timeval tv = to_timeval(worker_.config().http.keepalive_timeout);
+    if (tls_) {
+        // The read timeout (the keep-alive timeout, and the handshake's deadline) restarts on
+        // every read, as the plain connection's read event's does.
+        bufferevent_set_timeouts(bev_.get(), &tv, &tv);
+        bufferevent_enable(bev_.get(), EV_READ);
+        return;
+    }
     event_add(read_event_.get(), &tv);
 }
 
 void HttpConnection::stop_reading() {
+    if (tls_) bufferevent_disable(bev_.get(), EV_READ);
     event_del(read_event_.get());
+}
+
+void HttpConnection::on_tls_readable(bufferevent*, void* arg) {
+    static_cast<HttpConnection*>(arg)->read_from_client(EV_READ);
+}
+
+ssize_t HttpConnection::receive(std::span<char> into) {
+    if (tls_) {
+        evbuffer* in = bufferevent_get_input(bev_.get());
+        const int n = evbuffer_remove(in, into.data(), into.size());
+        if (n > 0) {
+            // More than one read's worth decrypted: the rest is parsed on a later turn, as a
+            // plain socket's would be after its next readable event.
+            if (evbuffer_get_length(in) > 0) event_active(read_event_.get(), EV_READ, 0);
+            return n;
+        }
+        if (tls_eof_) return 0;
+        errno = EAGAIN;
+        return -1;
+    }
+    ssize_t n;
+    do {
+        n = ::recv(fd_, into.data(), into.size(), 0);
+    } while (n < 0 && errno == EINTR);
+    return n;
 }
 
 void HttpConnection::on_readable(evutil_socket_t, short what, void* arg) {
@@ -150,10 +206,7 @@ void HttpConnection::read_from_client(short what) {
         if (eof_ || state_ != State::reading || !unparsed_.empty()) return;
     }
     const std::span<char> scratch = worker_.client_scratch();
-    ssize_t n;
-    do {
-        n = ::recv(fd_, scratch.data(), scratch.size(), 0);
-    } while (n < 0 && errno == EINTR);
+    const ssize_t n = receive(scratch);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
         if (mid_request_) note_truncated("lost the connection");
@@ -257,7 +310,10 @@ void HttpConnection::resume_reading() {
     // filled by another connection's request would otherwise parse this connection's next
     // request on the same stack, and a chain of connections could recurse without bound.
     // After a FIN this also runs after_parse(), which moves the connection on to draining.
-    if (!unparsed_.empty() || eof_) event_active(read_event_.get(), EV_READ, 0);
+    if (!unparsed_.empty() || eof_ ||
+        (tls_ && (tls_eof_ || evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0))) {
+        event_active(read_event_.get(), EV_READ, 0);
+    }
 }
 
 int HttpConnection::on_message_begin(llhttp_t* p) {
@@ -401,6 +457,10 @@ void HttpConnection::note_truncated(std::string_view what) {
 
 void HttpConnection::on_header_timeout(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<HttpConnection*>(arg);
+    if (self->tls_ && !self->tls_ready_) {
+        self->tls_handshake_failed("timeout", "no TLS handshake within http.header_timeout");
+        return;
+    }
     if (self->state_ != State::draining) self->refuse(kHeaderTimeout);
 }
 
@@ -413,7 +473,11 @@ void HttpConnection::flush_ready_replies() {
         replies_.pop_front();
         if (state_ == State::draining && replies_.empty())
             response = std::make_shared<const std::string>(proto::mark_connection_close(*response));
-        all_out = write_through(bev_.get(), *response, response);
+        if (tls_) {
+            queue_behind(bufferevent_get_output(bev_.get()), *response, response);
+        } else {
+            all_out = write_through(bev_.get(), *response, response);
+        }
     }
     if (all_out && state_ == State::draining && replies_.empty()) {
         // Nothing is queued, so no write callback will come to close the connection: ask for one,
@@ -447,8 +511,12 @@ void HttpConnection::on_write(bufferevent* bev, void* arg) {
 }
 
 void HttpConnection::on_event(bufferevent*, short what, void* arg) {
-    // Reading is ours (read_from_client): only the bufferevent's writes report here.
     auto* self = static_cast<HttpConnection*>(arg);
+    if (self->tls_ && !(what & BEV_EVENT_WRITING)) {
+        self->on_tls_event(what);
+        return;
+    }
+    // Plain connections read for themselves (read_from_client): only writes report here.
     if (what & BEV_EVENT_TIMEOUT) {
         reset_on_close(self->fd_);
         ++self->worker_.counters().write_timeouts;
@@ -459,9 +527,98 @@ void HttpConnection::on_event(bufferevent*, short what, void* arg) {
     self->close_now("connection error");
 }
 
+void HttpConnection::on_tls_event(short what) {
+    if (what & BEV_EVENT_CONNECTED) {
+        tls_ready_ = true;
+        evtimer_del(header_timer_.get());
+        ++worker_.counters().tls_handshakes;
+        return;
+    }
+    if (what & BEV_EVENT_TIMEOUT) {
+        if (!tls_ready_) {
+            tls_handshake_failed("timeout", "no bytes of the TLS handshake within http.keepalive_timeout");
+            return;
+        }
+        // Still waiting on a session for a reply: not idle, keep the connection.
+        if (replies_.empty()) {
+            close_now("keep-alive timeout");
+        } else {
+            bufferevent_enable(bev_.get(), EV_READ);
+        }
+        return;
+    }
+    if ((what & BEV_EVENT_EOF) && tls_ready_) {
+        // Parse what was decrypted before the end, then answer and close as a plain FIN does.
+        tls_eof_ = true;
+        read_from_client(EV_READ);
+        return;
+    }
+    // The OpenSSL reason, if there is one: what the client did wrong, for the log and a counter.
+    // libevent stores SSL_get_error()'s small code beside the queued library errors: skip it.
+    unsigned long code = 0;
+    for (unsigned long e; (e = bufferevent_get_openssl_error(bev_.get())) != 0;) {
+        if (code == 0 && ERR_GET_LIB(e) != 0) code = e;
+    }
+    const char* reason = code != 0 ? ERR_reason_error_string(code) : nullptr;
+    const std::string why = reason != nullptr ? reason : (what & BEV_EVENT_EOF) ? "closed" : "socket error";
+    if (!tls_ready_) {
+        switch (code != 0 ? ERR_GET_REASON(code) : 0) {
+            case 0:
+            case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+                tls_handshake_failed("closed", "the client closed during the TLS handshake");
+                return;
+            case SSL_R_HTTP_REQUEST:
+            case SSL_R_HTTPS_PROXY_REQUEST: {
+                // Plain HTTP on a TLS port: say so in plain HTTP, as a web server does.
+                const std::string answer =
+                    worker_.replies().error(proto::HttpStatus::bad_request,
+                                            "plain HTTP sent to a TLS port: use https:// or rtmpts://",
+                                            /*close=*/true);
+                (void)::send(fd_, answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+                tls_handshake_failed("not_tls", "plain HTTP on a TLS port: answered 400");
+                return;
+            }
+            case SSL_R_WRONG_VERSION_NUMBER:
+            case SSL_R_UNKNOWN_PROTOCOL:
+            case SSL_R_PACKET_LENGTH_TOO_LONG:
+            case SSL_R_RECORD_LENGTH_MISMATCH:
+                tls_handshake_failed("not_tls", why);
+                return;
+            case SSL_R_UNSUPPORTED_PROTOCOL:
+            case SSL_R_NO_PROTOCOLS_AVAILABLE:
+            case SSL_R_VERSION_TOO_LOW:
+                tls_handshake_failed("version", why);
+                return;
+            case SSL_R_NO_SHARED_CIPHER:
+                tls_handshake_failed("cipher", why);
+                return;
+            default:
+                tls_handshake_failed("other", why);
+                return;
+        }
+    }
+    if (mid_request_) note_truncated("lost the connection");
+    close_now("TLS connection error: " + why);
+}
+
+void HttpConnection::tls_handshake_failed(std::string_view reason_key, std::string_view why) {
+    Counters& c = worker_.counters();
+    ++(reason_key == "timeout"   ? c.tls_failed_timeout
+       : reason_key == "closed"  ? c.tls_failed_closed
+       : reason_key == "not_tls" ? c.tls_failed_not_tls
+       : reason_key == "version" ? c.tls_failed_version
+       : reason_key == "cipher"  ? c.tls_failed_cipher
+                                 : c.tls_failed_other);
+    worker_.log().info("tls client=" + peer_ + " handshake failed (" + std::string(reason_key) +
+                       "): " + std::string(why));
+    close_now("TLS handshake failed");
+}
+
 void HttpConnection::close_now(std::string_view why) {
     worker_.log().debug("http client=" + peer_ + " connection closed: " + std::string(why));
     stop_reading();
+    // TLS's close_notify, best effort: a client that reads on sees an end, not a truncation.
+    if (tls_ && tls_ready_) (void)SSL_shutdown(bufferevent_openssl_get_ssl(bev_.get()));
     bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
     bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
     evtimer_del(header_timer_.get());

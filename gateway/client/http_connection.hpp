@@ -12,6 +12,7 @@
 #include "proto/sequence_window.hpp"
 
 #include <llhttp.h>
+#include <openssl/ssl.h>
 
 #include <deque>
 #include <optional>
@@ -44,7 +45,9 @@ class HttpConnection {
         draining,  // no more requests (error or no keep-alive): write what is owed, then close
     };
 
-    HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer);
+    // With `tls` (owned from here on), the connection speaks HTTPS: the TLS handshake comes
+    // first, and bytes go through OpenSSL's bufferevent instead of straight to the socket.
+    HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer, SSL* tls = nullptr);
     ~HttpConnection();
     HttpConnection(const HttpConnection&) = delete;
     HttpConnection& operator=(const HttpConnection&) = delete;
@@ -64,6 +67,7 @@ class HttpConnection {
     static constexpr std::size_t kMaxOutstanding = proto::SequenceWindow::kAhead;
 
     static void on_readable(evutil_socket_t fd, short what, void* arg);
+    static void on_tls_readable(bufferevent* bev, void* arg);
     static void on_write(bufferevent* bev, void* arg);
     static void on_event(bufferevent* bev, short what, void* arg);
 
@@ -78,6 +82,10 @@ class HttpConnection {
     static const llhttp_settings_t& parser_settings();
 
     void read_from_client(short what);
+    // One read of the client's bytes into `into`: > 0 bytes, 0 end of stream, -1 with errno.
+    [[nodiscard]] ssize_t receive(std::span<char> into);
+    void on_tls_event(short what);
+    void tls_handshake_failed(std::string_view reason_key, std::string_view why);
     // Runs the parser over `len` bytes; returns how many it consumed, or nothing once the
     // connection refused the request (the rest is never parsed).
     [[nodiscard]] std::optional<std::size_t> execute(const char* data, std::size_t len);
@@ -102,7 +110,11 @@ class HttpConnection {
     const std::size_t unsent_limit_;  // reply bytes written but not yet taken by the client
     const evutil_socket_t fd_;
     BufferEventPtr bev_;   // writes what the socket does not take at once
-    EventPtr read_event_;  // ours, not the bufferevent's (see socket_io.hpp); after bev_: freed first
+    EventPtr read_event_;  // ours, not the bufferevent's (see socket_io.hpp); after bev_: freed first.
+                           // Under TLS the bufferevent reads, and this only wakes us to parse more.
+    const bool tls_;
+    bool tls_ready_ = false;  // the TLS handshake is done
+    bool tls_eof_ = false;    // the TLS stream has ended; what is buffered is still to be parsed
     llhttp_t parser_{};
     State state_ = State::reading;
     bool parsing_ = false;

@@ -67,6 +67,15 @@ namespace rtmpt::gateway {
     X(replies_data, "poll_replies", "data", "send and idle replies with backend bytes")                      \
     X(idles_coalesced, "idles_coalesced", "",                                                                \
       "idles held up to session.coalesce_wait for a fuller reply while backend bytes flowed")                \
+    X(tls_handshakes, "tls_handshakes", "", "TLS handshakes completed")                                      \
+    X(tls_failed_timeout, "tls_handshake_failures", "timeout",                                               \
+      "no TLS handshake within http.header_timeout")                                                         \
+    X(tls_failed_closed, "tls_handshake_failures", "closed", "the client closed during the handshake")       \
+    X(tls_failed_not_tls, "tls_handshake_failures", "not_tls",                                               \
+      "bytes that are not TLS on a TLS port (plain HTTP among them)")                                        \
+    X(tls_failed_version, "tls_handshake_failures", "version", "a TLS version below 1.2 offered")            \
+    X(tls_failed_cipher, "tls_handshake_failures", "cipher", "no cipher in common with the client")          \
+    X(tls_failed_other, "tls_handshake_failures", "other", "any other handshake failure")                    \
     X(admin_refused, "refusals", "admin_max_connections",                                                    \
       "admin connections closed at accept: admin.max_connections")                                           \
     X(admin_errors, "admin_errors", "",                                                                      \
@@ -92,6 +101,8 @@ inline constexpr std::array kCounterFamilies{
                   "Sessions whose first request to arrive was numbered 1: reordered when a 0 followed within "
                   "session.sequence_base_wait (Flash's overlapping first requests), one when none did and "
                   "the numbers start at 1 (the Red5 client)."},
+    CounterFamily{"tls_handshake_failures", "reason",
+                  "TLS handshakes that failed, by why: timeout, closed, not_tls, version, cipher, other."},
     CounterFamily{"poll_replies", "content",
                   "Send and idle replies: empty ones carry no backend bytes (the cost of polling), "
                   "data ones do."},

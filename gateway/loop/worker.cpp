@@ -10,6 +10,8 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
+#include <ctime>
 
 namespace rtmpt::gateway {
 
@@ -67,6 +69,22 @@ bool Worker::start() {
     event_add(sigterm_.get(), nullptr);
     event_add(sighup_.get(), nullptr);
     if (!open_listeners(config().listen, /*numeric_only=*/false)) return false;
+    if (!config().tls.listen.empty()) {
+        // The key is read here, before privileges are dropped: it may be readable by root only.
+        tls_ = load_tls(config().tls, "cannot start");
+        if (!tls_) return false;
+        for (const auto& address : config().tls.listen) {
+            auto listener = std::make_unique<Listener>(
+                *this, address,
+                [this](evutil_socket_t fd, std::string peer) { accept(fd, std::move(peer), true); });
+            if (!listener->open()) {
+                log_.error(listener->error());
+                return false;
+            }
+            log_.info("listening for TLS on " + listener->bound_address());
+            tls_listeners_.push_back(std::move(listener));
+        }
+    }
     if (!config().admin.listen.empty()) {
         admin_ = std::make_unique<AdminServer>(*this);
         if (!admin_->open()) return false;
@@ -107,6 +125,21 @@ void Worker::close_listeners_not_in(const std::vector<config::HostPort>& wanted)
     });
 }
 
+TlsContextPtr Worker::load_tls(const config::TlsConfig& tls, std::string_view context) {
+    auto loaded = TlsContext::load(tls.certificate, tls.key);
+    if (auto* error = std::get_if<std::string>(&loaded)) {
+        log_.error(std::string(context) + ": tls: " + *error);
+        return nullptr;
+    }
+    TlsContextPtr ctx = std::move(std::get<TlsContextPtr>(loaded));
+    const double days = std::difftime(ctx->not_after(), std::time(nullptr)) / 86400;
+    char left[32];
+    std::snprintf(left, sizeof left, "%.1f", days);
+    log_.info("tls certificate file=" + ctx->certificate_file() + " subject=" + ctx->subject() +
+              " expires_in_days=" + left);
+    return ctx;
+}
+
 void Worker::apply_log_settings(const config::LogConfig& log) {
     log_.set_level(log.level);
     log_.set_format(parse_log_format(log.format).value_or(LogFormat::text));
@@ -135,6 +168,19 @@ void Worker::reload() {
         log_.warn("reload: " + key +
                   " changed but applies only at the next start; it keeps its running value");
     }
+    // The certificate and key are read again on every reload, changed or not: a renewal
+    // (certbot) replaces the files and ends in a reload. New connections get the new pair; live
+    // ones keep theirs. A pair that does not load refuses the whole reload.
+    TlsContextPtr next_tls = tls_;
+    if (!tls_listeners_.empty()) {
+        next_tls = load_tls(next.tls, "reload refused");
+        if (!next_tls) {
+            ++counters_.reloads_failed;
+            log_.error("reload refused: the TLS certificate or key of " + config_path_ +
+                       " does not load; the running configuration stays");
+            return;
+        }
+    }
     // New addresses first, old ones after: some listener accepts at every moment.
     // A host name would mean a blocking lookup inside the running loop: IP addresses only here.
     if (!open_listeners(next.listen, /*numeric_only=*/true)) {
@@ -145,6 +191,7 @@ void Worker::reload() {
     }
     close_listeners_not_in(next.listen);
     apply_log_settings(next.log);
+    tls_ = std::move(next_tls);
     current_ = std::make_shared<const ConfigSnapshot>(std::move(next));
     ++counters_.reloads;
     std::string changed;
@@ -161,7 +208,7 @@ int Worker::run() {
     return 0;
 }
 
-void Worker::accept(evutil_socket_t fd, std::string peer) {
+void Worker::accept(evutil_socket_t fd, std::string peer, bool tls) {
     if (connections_.size() >= config().http.max_connections) {
         ++counters_.connections_refused;
         if (refusal_log_.due(Clock::now())) {
@@ -171,8 +218,15 @@ void Worker::accept(evutil_socket_t fd, std::string peer) {
         evutil_closesocket(fd);
         return;
     }
+    SSL* ssl = nullptr;
+    if (tls && (!tls_ || (ssl = tls_->new_connection()) == nullptr)) {
+        log_.error("connection refused client=" + peer +
+                   ": cannot start TLS: " + take_tls_error("out of memory"));
+        evutil_closesocket(fd);
+        return;
+    }
     ++counters_.connections_accepted;
-    auto connection = std::make_unique<HttpConnection>(*this, fd, std::move(peer));
+    auto connection = std::make_unique<HttpConnection>(*this, fd, std::move(peer), ssl);
     HttpConnection* key = connection.get();
     connections_.emplace(key, std::move(connection));
 }

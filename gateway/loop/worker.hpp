@@ -6,6 +6,7 @@
 #include "config/config.hpp"
 #include "gateway/client/http_connection.hpp"
 #include "gateway/client/listener.hpp"
+#include "gateway/client/tls_context.hpp"
 #include "gateway/logging/log_throttle.hpp"
 #include "gateway/logging/logger.hpp"
 #include "gateway/loop/config_snapshot.hpp"
@@ -60,7 +61,8 @@ class Worker {
     // process.shutdown_timeout, then stop. A second call stops at once.
     void drain();
 
-    void accept(evutil_socket_t fd, std::string peer);
+    // `tls`: accepted on a TLS listener (tls.listen): the connection speaks HTTPS.
+    void accept(evutil_socket_t fd, std::string peer, bool tls = false);
     void handle_request(HttpConnection& connection, HttpRequest&& request, ReplySlotPtr slot);
 
     // Frees the object at the next turn of the loop: it may be in the middle of a callback now.
@@ -78,6 +80,8 @@ class Worker {
     // The current configuration: what new sessions and new requests get.
     [[nodiscard]] const config::Config& config() const { return current_->config; }
     [[nodiscard]] const ConfigSnapshotPtr& snapshot() const { return current_; }
+    // The certificate new TLS connections get; null when tls.listen is [].
+    [[nodiscard]] const TlsContextPtr& tls_context() const { return tls_; }
     [[nodiscard]] const Logger& log() const { return log_; }
     [[nodiscard]] const proto::ReplyBuilder& replies() const { return current_->replies; }
     [[nodiscard]] RunState run_state() const { return run_state_; }
@@ -112,6 +116,9 @@ class Worker {
     [[nodiscard]] bool open_listeners(const std::vector<config::HostPort>& wanted, bool numeric_only);
     void close_listeners_not_in(const std::vector<config::HostPort>& wanted);
     void apply_log_settings(const config::LogConfig& log);
+    // Loads tls.certificate and tls.key into a new context; null (logged, naming the file) if
+    // the pair does not load.
+    [[nodiscard]] TlsContextPtr load_tls(const config::TlsConfig& tls, std::string_view context);
     static void on_reap(evutil_socket_t, short, void* arg);
     static void on_janitor(evutil_socket_t, short, void* arg);
     static void on_stop_signal(evutil_socket_t, short, void* arg);
@@ -132,6 +139,8 @@ class Worker {
     LogThrottle drain_refusal_log_;  // opens refused while draining
 
     std::vector<std::unique_ptr<Listener>> listeners_;
+    std::vector<std::unique_ptr<Listener>> tls_listeners_;  // opened at start only (tls.listen)
+    TlsContextPtr tls_;
     std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> connections_;
     std::unordered_map<std::string, std::unique_ptr<Session>> sessions_;
     std::vector<std::unique_ptr<HttpConnection>> retired_connections_;

@@ -82,17 +82,17 @@ bool write_through(bufferevent* bev, std::string_view bytes, const SharedReply& 
         }
     }
     if (sent == bytes.size()) return true;
-    const std::string_view rest = bytes.substr(sent);
+    queue_behind(out, bytes.substr(sent), keep);
+    return false;
+}
+
+void queue_behind(evbuffer* out, std::string_view bytes, const SharedReply& keep) {
     if (keep) {
         auto* holder = new SharedReply(keep);
-        if (evbuffer_add_reference(out, rest.data(), rest.size(), &release_reply, holder) != 0) {
-            delete holder;
-            evbuffer_add(out, rest.data(), rest.size());
-        }
-    } else {
-        evbuffer_add(out, rest.data(), rest.size());
+        if (evbuffer_add_reference(out, bytes.data(), bytes.size(), &release_reply, holder) == 0) return;
+        delete holder;
     }
-    return false;
+    evbuffer_add(out, bytes.data(), bytes.size());
 }
 
 }  // namespace rtmpt::gateway

@@ -39,4 +39,8 @@ using SharedReply = std::shared_ptr<const std::string>;
 bool write_through(bufferevent* bev, std::string_view bytes, const SharedReply& keep = nullptr,
                    int* error = nullptr);
 
+// Queues `bytes` at the end of `out` without writing: referenced when `keep` owns them, copied
+// otherwise. For an output that another layer (TLS) writes.
+void queue_behind(evbuffer* out, std::string_view bytes, const SharedReply& keep = nullptr);
+
 }  // namespace rtmpt::gateway

@@ -11,6 +11,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 
 int main(int argc, char** argv) {
@@ -51,6 +52,21 @@ int main(int argc, char** argv) {
         return 1;
     }
     if (cl->action == gateway::CommandLine::Action::test_config) {
+        if (const auto& tls = loaded.config->tls; !tls.listen.empty()) {
+            // The pair must load and match; say when the certificate runs out.
+            auto ctx = gateway::TlsContext::load(tls.certificate, tls.key);
+            if (auto* error = std::get_if<std::string>(&ctx)) {
+                std::cerr << cl->config_path << ": tls: " << *error << "\n";
+                return 1;
+            }
+            const auto& pair = std::get<gateway::TlsContextPtr>(ctx);
+            char when[32] = "?";
+            const std::time_t at = pair->not_after();
+            if (std::tm tm{}; gmtime_r(&at, &tm) != nullptr)
+                std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+            std::cout << tls.certificate << ": " << pair->subject() << ", expires " << when << " (in "
+                      << static_cast<long long>(std::difftime(at, std::time(nullptr)) / 86400) << " days)\n";
+        }
         std::cout << cl->config_path << ": configuration is valid\n";
         return 0;
     }

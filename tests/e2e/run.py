@@ -57,10 +57,11 @@ class Scenario:
         self.problems = []
         self.gw_log_start = len(test.gw.lines) if test.gw else 0
 
-    def add_player(self, kind, label, url, compare_with=None, env=None):
-        """env: extra environment of the client (ffmpeg takes http_proxy; rtmpdump has no proxy support)."""
+    def add_player(self, kind, label, url, compare_with=None, env=None, extra_args=()):
+        """env: extra environment of the client (ffmpeg takes http_proxy; rtmpdump has no proxy support).
+        extra_args: ffmpeg's input options (TLS verification, for one)."""
         if kind == "ffmpeg":
-            c = players.ffmpeg_player(label, url, self.workdir, env=env)
+            c = players.ffmpeg_player(label, url, self.workdir, extra_args=extra_args, env=env)
         else:
             c = players.rtmpdump_player(label, url, self.workdir)
         self.test.addCleanup(c.close)  # whatever ends the test early, no client outlives it
@@ -76,12 +77,13 @@ class Scenario:
             if not c.running():
                 self.fail_now(f"player {c.label} exited before the publish")
 
-    def publish(self, url, env=None):
-        self.start_publish(url, env)
+    def publish(self, url, env=None, extra_args=()):
+        self.start_publish(url, env, extra_args)
         return self.wait_publish()
 
-    def start_publish(self, url, env=None):
-        self.publisher = players.ffmpeg_publisher("publisher", self.test.clip, url, self.workdir, env=env)
+    def start_publish(self, url, env=None, extra_args=()):
+        self.publisher = players.ffmpeg_publisher("publisher", self.test.clip, url, self.workdir,
+                                                  extra_args=extra_args, env=env)
         self.test.addCleanup(self.publisher.close)
 
     def wait_publishing(self):

@@ -109,12 +109,15 @@ def build_request(path, body=b"", method="POST", version="HTTP/1.1", style="libr
 class HttpConnection:
     """One client TCP connection to the gateway."""
 
-    def __init__(self, host, port, timeout=DEFAULT_TIMEOUT, style="librtmp", source=None):
-        """`source`: local address to connect from, e.g. "127.0.0.2" (all of 127/8 is loopback)."""
+    def __init__(self, host, port, timeout=DEFAULT_TIMEOUT, style="librtmp", source=None, tls=None):
+        """`source`: local address to connect from, e.g. "127.0.0.2" (all of 127/8 is loopback).
+        `tls`: an ssl.SSLContext: speak HTTPS (RTMPTS), the handshake done here, for server name localhost."""
         self.host, self.port, self.timeout, self.style = host, port, timeout, style
         self.sock = socket.create_connection((host, port), timeout=timeout,
                                              source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.sock.settimeout(timeout)
         self._buf = bytearray()
         self._eof = False
@@ -205,7 +208,7 @@ class HttpConnection:
 
     def nothing_received_within(self, seconds):
         """True if no reply byte arrives within `seconds` (a bounded negative check)."""
-        if self._buf:
+        if self._buf or (hasattr(self.sock, "pending") and self.sock.pending()):
             return False
         r, _, _ = select.select([self.sock], [], [], seconds)
         return not r

@@ -398,6 +398,23 @@ TEST_CASE("cross-key check: queue_max_bytes >= reply_max_bytes") {
           8192u);
 }
 
+TEST_CASE("tls: off by default; a listener needs a certificate and a key") {
+    CHECK(loaded("").tls.listen.empty());
+    CHECK(errors_of("tls:\n  listen: [\"0.0.0.0:443\"]\n") ==
+          std::vector<std::string>{
+              "test.yaml:2: tls.certificate: is needed when tls.listen names an address",
+              "test.yaml:2: tls.key: is needed when tls.listen names an address",
+          });
+    CHECK(errors_of("tls:\n  listen: [\"0.0.0.0:443\"]\n  certificate: /c.pem\n") ==
+          std::vector<std::string>{"test.yaml:2: tls.key: is needed when tls.listen names an address"});
+    const Config c = loaded("tls:\n  listen: [\"0.0.0.0:443\"]\n  certificate: /c.pem\n  key: /k.pem\n");
+    CHECK(c.tls.listen.size() == 1);
+    CHECK(c.tls.certificate == "/c.pem");
+    CHECK(c.tls.key == "/k.pem");
+    // A certificate without a listener is no error: TLS is simply off.
+    CHECK(loaded("tls:\n  certificate: /c.pem\n").tls.listen.empty());
+}
+
 TEST_CASE("cross-key errors take their place in file order") {
     const auto errors = errors_of("session:\n  queue_max_bytes: 16KiB\nlog:\n  level: loud\n");
     REQUIRE(errors.size() == 2);

@@ -172,6 +172,16 @@ TEST_CASE("gauges") {
     CHECK(p.samples.at("rtmpt_gateway_queued_bytes{direction=\"down\"}") == "20");
     CHECK(p.samples.at("rtmpt_gateway_start_time_seconds") == "1700000000.5");
     CHECK(p.samples.at("rtmpt_gateway_build_info{version=\"0.1.0\"}") == "1");
+    // No TLS: no certificate family at all, rather than one without samples.
+    CHECK(p.samples.count("rtmpt_gateway_tls_certificate_expiry_seconds{file=\"\"}") == 0);
+}
+
+TEST_CASE("TLS certificate expiry, one sample per file; negative once expired") {
+    Gauges g;
+    g.certificate_expiry = {{"/etc/tls/a.pem", 86400.0}, {"/etc/tls/b.pem", -5.0}};
+    const Page p = parse(render_metrics(Counters{}, g));
+    CHECK(p.samples.at("rtmpt_gateway_tls_certificate_expiry_seconds{file=\"/etc/tls/a.pem\"}") == "86400");
+    CHECK(p.samples.at("rtmpt_gateway_tls_certificate_expiry_seconds{file=\"/etc/tls/b.pem\"}") == "-5");
 }
 
 TEST_CASE("request kinds and close reason keys") {
