@@ -30,6 +30,7 @@ std::string sessions_json(std::span<const SessionInfo> sessions) {
         out += i == 0 ? "\n" : ",\n";
         out += "{\"id\":" + json_string(shown_session_id(s.id));
         out += ",\"client\":" + json_string(s.client);
+        out += ",\"transport\":" + json_string(s.transport);
         out += ",\"age\":" + seconds(s.age_seconds);
         out += ",\"idle\":" + seconds(s.idle_seconds);
         out += ",\"bytes_up\":" + std::to_string(s.bytes_up);

@@ -28,6 +28,7 @@ struct SessionInfo {
     std::uint64_t queued_down = 0;  // backend bytes waiting for the client
     std::string_view state;         // the session's state
     std::string_view backend;       // its backend connection's state
+    std::string_view transport;     // rtmpt, rtmpts, rtmp or rtmps
 };
 
 // A JSON array with one object per session, one session per line.

@@ -116,6 +116,22 @@ std::string render_metrics(const Counters& c, const Gauges& g) {
         e.sample(name, {{"reason", reason}}, c.sessions_closed[i]);
     }
 
+    name = full_name("transport_sessions_opened_total");
+    e.family(name, MetricType::counter,
+             "Sessions opened, by how the client came: rtmpt, rtmpts (RTMPT over TLS), rtmp, rtmps (native "
+             "RTMP, relayed byte for byte).");
+    for (std::size_t t = 0; t < kTransportCount; ++t) {
+        e.sample(name, {{"transport", transport_name(static_cast<Transport>(t))}}, c.transport_sessions[t]);
+    }
+    name = full_name("transport_bytes_total");
+    e.family(name, MetricType::counter,
+             "Payload relayed by transport: up is client to backend, down is backend to client.");
+    for (std::size_t t = 0; t < kTransportCount; ++t) {
+        const std::string_view transport = transport_name(static_cast<Transport>(t));
+        e.sample(name, {{"transport", transport}, {"direction", "up"}}, c.transport_bytes[t][0]);
+        e.sample(name, {{"transport", transport}, {"direction", "down"}}, c.transport_bytes[t][1]);
+    }
+
     name = full_name("requests_total");
     e.family(name, MetricType::counter,
              "Replies written to clients, by request kind (open, send, idle, close, ident2, other) and "

@@ -3,6 +3,7 @@
 #include "gateway/loop/timeval.hpp"
 #include "gateway/loop/worker.hpp"
 #include "gateway/net/socket_reset.hpp"
+#include "proto/first_bytes.hpp"
 #include "proto/plain_reply.hpp"
 
 #include <event2/bufferevent_ssl.h>
@@ -220,6 +221,15 @@ void HttpConnection::read_from_client(short what) {
     // Nothing is buffered here (see above): requests are parsed where they were read, and only
     // what a pause leaves unparsed is kept.
     const auto got = static_cast<std::size_t>(n);
+    if (!sniffed_) {
+        // One port, every protocol: the first byte tells native RTMP from HTTP (inside TLS on a
+        // TLS listener, so rtmps:// from rtmpts://).
+        sniffed_ = true;
+        if (proto::classify_first_byte(static_cast<std::uint8_t>(scratch[0])) == proto::FirstByte::rtmp) {
+            hand_to_native(std::string_view(scratch.data(), got));
+            return;
+        }
+    }
     const std::optional<std::size_t> used = execute(scratch.data(), got);
     if (!used) return;
     if (*used < got) unparsed_.assign(scratch.data() + *used, got - *used);
@@ -612,6 +622,18 @@ void HttpConnection::tls_handshake_failed(std::string_view reason_key, std::stri
     worker_.log().info("tls client=" + peer_ + " handshake failed (" + std::string(reason_key) +
                        "): " + std::string(why));
     close_now("TLS handshake failed");
+}
+
+void HttpConnection::hand_to_native(std::string_view first_bytes) {
+    worker_.log().debug("http client=" + peer_ + " speaks native RTMP: relayed as a session");
+    stop_reading();
+    evtimer_del(header_timer_.get());
+    bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+    bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+    // The session takes the socket (and, under TLS, the bytes decrypted after these); refused,
+    // it frees the bufferevent, which closes the connection.
+    worker_.open_native(*this, std::move(bev_), first_bytes);
+    worker_.retire(*this);
 }
 
 void HttpConnection::close_now(std::string_view why) {

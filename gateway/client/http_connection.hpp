@@ -55,6 +55,7 @@ class HttpConnection {
     [[nodiscard]] const std::string& peer() const { return peer_; }
     // The peer's address without the port; empty only if the listener handed us something odd.
     [[nodiscard]] const std::optional<proto::IpAddress>& peer_ip() const { return peer_ip_; }
+    [[nodiscard]] bool tls() const { return tls_; }
 
     // A slot of ours was filled: write out every reply that is now at the head of the line.
     void flush_ready_replies();
@@ -100,6 +101,8 @@ class HttpConnection {
     static void on_header_timeout(evutil_socket_t, short, void* arg);
     [[nodiscard]] bool count_header_bytes(std::size_t len);
     void close_now(std::string_view why);
+    // The first bytes were RTMP's C0: the socket goes to a native relay session, with them.
+    void hand_to_native(std::string_view first_bytes);
     // The client went away in the middle of a request: counted, and one line saying where.
     void note_truncated(std::string_view what);
     void log_access(const AccessNote& note, std::string_view response) const;
@@ -115,6 +118,7 @@ class HttpConnection {
     const bool tls_;
     bool tls_ready_ = false;  // the TLS handshake is done
     bool tls_eof_ = false;    // the TLS stream has ended; what is buffered is still to be parsed
+    bool sniffed_ = false;    // the first bytes have been looked at: HTTP from here on
     llhttp_t parser_{};
     State state_ = State::reading;
     bool parsing_ = false;

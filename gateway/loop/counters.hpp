@@ -4,6 +4,7 @@
 #pragma once
 
 #include "gateway/tunnel/close_reason.hpp"
+#include "gateway/tunnel/transport.hpp"
 #include "proto/histogram.hpp"
 #include "proto/route.hpp"
 
@@ -113,11 +114,25 @@ struct Counters {
     RTMPT_GATEWAY_COUNTERS(RTMPT_DECLARE_COUNTER)
 #undef RTMPT_DECLARE_COUNTER
     std::array<std::uint64_t, kCloseReasonCount> sessions_closed{};
+    // Sessions opened and payload relayed by transport (rtmpt, rtmpts, rtmp, rtmps); bytes
+    // [0] up (client to backend), [1] down. The totals above count every transport.
+    std::array<std::uint64_t, kTransportCount> transport_sessions{};
+    std::array<std::array<std::uint64_t, 2>, kTransportCount> transport_bytes{};
     // Replies written to clients, by the kind of request and the HTTP status. A map: only the
     // pairs that happen take room, and there are a few dozen at most.
     std::map<std::pair<proto::RouteKind, int>, std::uint64_t> replies;
     // Seconds from starting a backend connect (name resolution included) to connected.
     proto::Histogram backend_connect_seconds{proto::kLatencyBoundsSeconds};
+
+    // Payload relayed, into the totals and the transport's row.
+    void count_up(Transport t, std::uint64_t n) {
+        bytes_up += n;
+        transport_bytes[static_cast<std::size_t>(t)][0] += n;
+    }
+    void count_down(Transport t, std::uint64_t n) {
+        bytes_down += n;
+        transport_bytes[static_cast<std::size_t>(t)][1] += n;
+    }
 
     // Counts one reply by its status line; replies are all built by us, so one always has one.
     void count_reply(proto::RouteKind kind, std::string_view response);

@@ -4,6 +4,7 @@
 #include "config/reload.hpp"
 #include "gateway/admin/admin_server.hpp"
 #include "gateway/tunnel/entropy.hpp"
+#include "gateway/tunnel/native_session.hpp"
 #include "proto/forwarded_for.hpp"
 #include "proto/route.hpp"
 #include "proto/session_id.hpp"
@@ -251,13 +252,16 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
             }
             return;
         case RouteKind::open:
-            open_session(identify(connection, request, config().access), std::move(slot));
+            open_session(identify(connection, request, config().access), std::move(slot),
+                         connection.tls() ? Transport::rtmpts : Transport::rtmpt);
             return;
         case RouteKind::send:
         case RouteKind::idle:
         case RouteKind::close: {
             const auto it = sessions_.find(std::string(route.session_id));
-            if (it == sessions_.end()) {
+            // A native RTMP relay's id is no tunnel's: as unknown as any other.
+            Session* session = it == sessions_.end() ? nullptr : it->second->rtmpt();
+            if (session == nullptr) {
                 ++counters_.unknown_session;
                 log_.info("http client=" + connection.peer() +
                           " answered 404: unknown session sid=" + std::string(route.session_id) +
@@ -267,19 +271,18 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
             }
             // The session's own access settings: a reload must not turn on binding, or change whose
             // X-Forwarded-For is believed, for a session opened before it.
-            if (const config::AccessConfig& access = it->second->cfg().access;
-                access.bind_session_to_client) {
+            if (const config::AccessConfig& access = session->cfg().access; access.bind_session_to_client) {
                 const ClientIdentity client = identify(connection, request, access);
-                if (client.address != it->second->client_address()) {
+                if (client.address != session->client_address()) {
                     ++counters_.refused_other_client;
                     log_.info("http client=" + client.shown + " answered 403: session sid=" + it->first +
-                              " belongs to " + it->second->client_address());
+                              " belongs to " + session->client_address());
                     slot->fill(
                         replies().error(HttpStatus::forbidden, "session belongs to another address", false));
                     return;
                 }
             }
-            it->second->submit(route.kind, route.seq, std::move(request.body), std::move(slot));
+            session->submit(route.kind, route.seq, std::move(request.body), std::move(slot));
             return;
         }
         case RouteKind::unknown:
@@ -328,13 +331,12 @@ const char* Worker::access_refusal(const ClientIdentity& client) const {
     return nullptr;
 }
 
-void Worker::open_session(const ClientIdentity& client, ReplySlotPtr slot) {
+Worker::Admission Worker::admit(const ClientIdentity& client) {
     // Access first: a refused address learns nothing about the gateway's load.
     if (const char* rule = access_refusal(client)) {
         ++counters_.refused_access;
         log_.warn("session refused client=" + client.shown + ": " + rule);
-        slot->fill(replies().error(HttpStatus::forbidden, "address not allowed", false));
-        return;
+        return Admission::access;
     }
     if (run_state_ != RunState::running) {
         ++counters_.refused_draining;
@@ -343,41 +345,84 @@ void Worker::open_session(const ClientIdentity& client, ReplySlotPtr slot) {
             log_.info("session refused client=" + client.shown + ": shutting down (" +
                       std::to_string(counters_.refused_draining) + " refused so far)");
         }
-        slot->fill(replies().error(HttpStatus::service_unavailable, "shutting down", false));
-        return;
+        return Admission::draining;
     }
     if (sessions_.size() >= config().session.max_sessions) {
         ++counters_.refused_max_sessions;
         log_.warn("session refused client=" + client.shown + ": session.max_sessions reached");
-        slot->fill(replies().error(HttpStatus::service_unavailable, "no session available", false));
-        return;
+        return Admission::full;
     }
-    const std::string& client_address = client.address;
     const std::uint32_t per_client_cap = config().session.max_sessions_per_client;
-    if (per_client_cap != 0 && sessions_per_client_[client_address] >= per_client_cap) {
+    if (per_client_cap != 0 && sessions_per_client_[client.address] >= per_client_cap) {
         ++counters_.refused_per_client;
         log_.warn("session refused client=" + client.shown + ": session.max_sessions_per_client reached");
-        slot->fill(
-            replies().error(HttpStatus::too_many_requests, "too many sessions from this address", false));
-        return;
+        return Admission::per_client;
     }
+    return Admission::ok;
+}
+
+std::optional<std::string> Worker::new_session_id(const ClientIdentity& client) {
     std::string id;
     do {
         proto::SessionIdEntropy entropy{};
         if (!fill_random(entropy)) {
             log_.error("session refused client=" + client.shown + ": no randomness from the kernel");
-            slot->fill(replies().error(HttpStatus::internal_error, "cannot create session", false));
-            return;
+            return std::nullopt;
         }
         id = proto::format_session_id(entropy, config().node.tag);
     } while (sessions_.contains(id));
+    return id;
+}
 
-    auto session = std::make_unique<Session>(*this, id, client.shown, client_address);
-    Session& s = *session;
-    sessions_.emplace(id, std::move(session));
-    ++sessions_per_client_[client_address];
+SessionBase& Worker::add_session(std::unique_ptr<SessionBase> session) {
+    SessionBase& s = *session;
+    ++sessions_per_client_[s.client_address()];
     ++counters_.sessions_opened;
-    slot->fill(replies().tunnel(id + "\n"));
+    ++counters_.transport_sessions[static_cast<std::size_t>(s.transport())];
+    sessions_.emplace(s.id(), std::move(session));
+    return s;
+}
+
+void Worker::open_session(const ClientIdentity& client, ReplySlotPtr slot, Transport transport) {
+    switch (admit(client)) {
+        case Admission::ok:
+            break;
+        case Admission::access:
+            slot->fill(replies().error(HttpStatus::forbidden, "address not allowed", false));
+            return;
+        case Admission::draining:
+            slot->fill(replies().error(HttpStatus::service_unavailable, "shutting down", false));
+            return;
+        case Admission::full:
+            slot->fill(replies().error(HttpStatus::service_unavailable, "no session available", false));
+            return;
+        case Admission::per_client:
+            slot->fill(
+                replies().error(HttpStatus::too_many_requests, "too many sessions from this address", false));
+            return;
+    }
+    const std::optional<std::string> id = new_session_id(client);
+    if (!id) {
+        slot->fill(replies().error(HttpStatus::internal_error, "cannot create session", false));
+        return;
+    }
+    SessionBase& s =
+        add_session(std::make_unique<Session>(*this, *id, client.shown, client.address, transport));
+    slot->fill(replies().tunnel(*id + "\n"));
+    s.start();
+}
+
+void Worker::open_native(HttpConnection& connection, BufferEventPtr client, std::string_view first_bytes) {
+    // Native RTMP carries no headers: the peer is the client, and a refusal can only close.
+    const std::optional<proto::IpAddress>& peer = connection.peer_ip();
+    const ClientIdentity identity{peer ? peer->to_string() : address_without_port(connection.peer()),
+                                  connection.peer(), peer};
+    if (admit(identity) != Admission::ok) return;  // `client` goes, closing the connection
+    const std::optional<std::string> id = new_session_id(identity);
+    if (!id) return;
+    const Transport transport = connection.tls() ? Transport::rtmps : Transport::rtmp;
+    SessionBase& s = add_session(std::make_unique<NativeSession>(*this, *id, identity.shown, identity.address,
+                                                                 transport, std::move(client), first_bytes));
     s.start();
 }
 
@@ -389,7 +434,7 @@ void Worker::retire(HttpConnection& connection) {
     schedule_reaper();
 }
 
-void Worker::retire(Session& session) {
+void Worker::retire(SessionBase& session) {
     const auto it = sessions_.find(session.id());
     if (it == sessions_.end()) return;
     if (const auto per = sessions_per_client_.find(session.client_address());
@@ -448,10 +493,10 @@ void Worker::drain() {
 
 void Worker::sweep_sessions(Clock::time_point now) {
     // end() retires sessions from the map, so collect first.
-    std::vector<Session*> all;
+    std::vector<SessionBase*> all;
     all.reserve(sessions_.size());
     for (auto& [id, s] : sessions_) all.push_back(s.get());
-    for (Session* s : all) s->check_timers(now);
+    for (SessionBase* s : all) s->check_timers(now);
 }
 
 void Worker::shut_down() {
@@ -459,9 +504,10 @@ void Worker::shut_down() {
     run_state_ = RunState::stopping;
     log_.info("shutting down: " + std::to_string(sessions_.size()) + " sessions");
     listeners_.clear();
-    std::vector<Session*> all;
+    tls_listeners_.clear();
+    std::vector<SessionBase*> all;
     for (auto& [id, s] : sessions_) all.push_back(s.get());
-    for (Session* s : all) s->end(CloseReason::shutdown);
+    for (SessionBase* s : all) s->end(CloseReason::shutdown);
     counters_.log_lines_dropped = log_.dropped();
     log_.info("stats " + counters_.format());
     event_del(janitor_.get());

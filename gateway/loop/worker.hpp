@@ -67,7 +67,10 @@ class Worker {
 
     // Frees the object at the next turn of the loop: it may be in the middle of a callback now.
     void retire(HttpConnection& connection);
-    void retire(Session& session);
+    void retire(SessionBase& session);
+    // The first bytes on `connection` were native RTMP: it hands its socket (`client`, with the
+    // bytes read so far) over to a relay session, admitted by the same rules as an RTMPT open.
+    void open_native(HttpConnection& connection, BufferEventPtr client, std::string_view first_bytes);
 
     // Test hooks, for tests/fuzz/fuzz_gateway.cpp, which runs a Worker without start() or run()
     // (no listeners, no signals, no janitor timer) and must not wait for real time: the
@@ -96,7 +99,7 @@ class Worker {
 
     // For the admin pages: read-only views of the live state.
     [[nodiscard]] const Counters& counters() const { return counters_; }
-    [[nodiscard]] const std::unordered_map<std::string, std::unique_ptr<Session>>& sessions() const {
+    [[nodiscard]] const std::unordered_map<std::string, std::unique_ptr<SessionBase>>& sessions() const {
         return sessions_;
     }
     [[nodiscard]] std::size_t connection_count() const { return connections_.size(); }
@@ -107,7 +110,12 @@ class Worker {
                                           const config::AccessConfig& access);
     // The access rule that refuses `client` a session, or nullptr when it may open one.
     [[nodiscard]] const char* access_refusal(const ClientIdentity& client) const;
-    void open_session(const ClientIdentity& client, ReplySlotPtr slot);
+    // Why a new session may not open, counted and logged, or ok.
+    enum class Admission { ok, access, draining, full, per_client };
+    [[nodiscard]] Admission admit(const ClientIdentity& client);
+    [[nodiscard]] std::optional<std::string> new_session_id(const ClientIdentity& client);
+    SessionBase& add_session(std::unique_ptr<SessionBase> session);
+    void open_session(const ClientIdentity& client, ReplySlotPtr slot, Transport transport);
     void schedule_reaper();
     void reap();
     void janitor();
@@ -142,9 +150,9 @@ class Worker {
     std::vector<std::unique_ptr<Listener>> tls_listeners_;  // opened at start only (tls.listen)
     TlsContextPtr tls_;
     std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> connections_;
-    std::unordered_map<std::string, std::unique_ptr<Session>> sessions_;
+    std::unordered_map<std::string, std::unique_ptr<SessionBase>> sessions_;
     std::vector<std::unique_ptr<HttpConnection>> retired_connections_;
-    std::vector<std::unique_ptr<Session>> retired_sessions_;
+    std::vector<std::unique_ptr<SessionBase>> retired_sessions_;
 
     EventPtr reaper_;
     EventPtr janitor_;

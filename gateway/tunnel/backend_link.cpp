@@ -103,11 +103,26 @@ std::size_t BackendLink::take(std::string& out, std::size_t max) {
         evbuffer_drain(in, moved);
         left -= moved;
     }
+    resume_if_room(in);
+    return n;
+}
+
+std::size_t BackendLink::move_to(evbuffer* out, std::size_t max) {
+    evbuffer* in = leftover_ ? leftover_.get() : (bev_ ? bufferevent_get_input(bev_.get()) : nullptr);
+    if (!in) return 0;
+    const std::size_t n = std::min(max, evbuffer_get_length(in));
+    if (n == 0) return 0;
+    // Whole chains change hands without a copy; only a partly taken one is copied.
+    if (evbuffer_remove_buffer(in, out, n) != static_cast<int>(n)) return 0;
+    resume_if_room(in);
+    return n;
+}
+
+void BackendLink::resume_if_room(evbuffer* in) {
     if (reading_paused_ && read_event_ && evbuffer_get_length(in) < queue_max_) {
         reading_paused_ = false;
         event_add(read_event_.get(), nullptr);
     }
-    return n;
 }
 
 void BackendLink::close(LingerSet& linger) {

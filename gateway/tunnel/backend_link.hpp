@@ -68,6 +68,9 @@ class BackendLink {
     void top_up(std::size_t want);
     // Appends up to `max` queued backend bytes to `out`; returns how many.
     std::size_t take(std::string& out, std::size_t max);
+    // Moves up to `max` queued backend bytes onto the end of `out` (a native client's output);
+    // returns how many.
+    std::size_t move_to(evbuffer* out, std::size_t max);
 
     [[nodiscard]] State state() const { return state_; }
     [[nodiscard]] bool gone() const { return state_ == State::gone; }
@@ -85,6 +88,8 @@ class BackendLink {
     static void on_write(bufferevent* bev, void* arg);
     static void on_event(bufferevent* bev, short what, void* arg);
     void handle_event(short what);
+    // Reading was paused by a full queue: resume once the client side has taken some.
+    void resume_if_room(evbuffer* in);
     void mark_gone(CloseReason reason, std::string detail);
     // Our writes failed (a reset): stop writing, keep reading what the backend sent before it.
     void writes_failed(CloseReason reason, std::string detail);

@@ -17,12 +17,11 @@ constexpr std::string_view kCloseReplyBody{"\0", 1};
 
 }  // namespace
 
-Session::Session(Worker& worker, std::string id, std::string client, std::string client_address)
-    : worker_(worker),
+Session::Session(Worker& worker, std::string id, std::string client, std::string client_address,
+                 Transport transport)
+    : SessionBase(std::move(id), std::move(client), std::move(client_address), transport),
+      worker_(worker),
       snapshot_(worker.snapshot()),
-      id_(std::move(id)),
-      client_(std::move(client)),
-      client_address_(std::move(client_address)),
       opened_at_(Clock::now()),
       last_request_at_(opened_at_),
       backend_(*this, worker.base(), worker.dns(), snapshot_->config.backend,
@@ -35,7 +34,8 @@ Session::Session(Worker& worker, std::string id, std::string client, std::string
 Session::~Session() = default;
 
 void Session::start() {
-    worker_.log().info("session open sid=" + id_ + " client=" + client_);
+    worker_.log().info("session open sid=" + id() + " client=" + client() +
+                       " transport=" + std::string(transport_name(transport())));
     backend_.connect();
 }
 
@@ -67,7 +67,7 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
             // The 0 came after all: Flash's two first requests overtook each other.
             evtimer_del(base_timer_.get());
             ++worker_.counters().sequence_start_reordered;
-            worker_.log().debug("session sid=" + id_ + " seq 0 arrived after seq 1: numbers start at 0");
+            worker_.log().debug("session sid=" + id() + " seq 0 arrived after seq 1: numbers start at 0");
         } else {
             await_base();
         }
@@ -81,7 +81,7 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
             const std::size_t cap = cfg().session.queue_max_bytes;
             if (behind_gap(*seq) && !pending_.contains(*seq) && pending_bytes_ + body.size() > cap) {
                 ++worker_.counters().refused_queue_full;
-                worker_.log().info("session sid=" + id_ + " answered 503: seq " + std::to_string(*seq) +
+                worker_.log().info("session sid=" + id() + " answered 503: seq " + std::to_string(*seq) +
                                    " with " + std::to_string(body.size()) + " bytes would park more than " +
                                    "session.queue_max_bytes; " + std::to_string(pending_bytes_) + " waiting");
                 slot->fill(replies().error(HttpStatus::service_unavailable, "session queue full", false));
@@ -94,7 +94,7 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
                 pending_bytes_ += it->second.body.size();
             } else if (it->second.waiters.size() >= kMaxWaiters) {
                 ++worker_.counters().refused_retries;
-                worker_.log().info("session sid=" + id_ + " answered 400: seq " + std::to_string(*seq) +
+                worker_.log().info("session sid=" + id() + " answered 400: seq " + std::to_string(*seq) +
                                    " retried more than " + std::to_string(kMaxWaiters - 1) +
                                    " times while waiting");
                 slot->fill(replies().error(HttpStatus::bad_request, "too many retries", false));
@@ -107,7 +107,7 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
         case proto::SequenceWindow::Verdict::already_seen: {
             if (const auto cached = cache_.find(*seq)) {
                 ++worker_.counters().retries_from_cache;
-                worker_.log().debug("session sid=" + id_ + " retry of seq " + std::to_string(*seq) +
+                worker_.log().debug("session sid=" + id() + " retry of seq " + std::to_string(*seq) +
                                     " answered from cache");
                 slot->fill(cached);
             } else {
@@ -116,8 +116,8 @@ void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::stri
                                             ? " came after session.sequence_base_wait had taken " +
                                                   std::to_string(window_.first()) + " as the first number"
                                             : " already used and older than the reply cache";
-                worker_.log().info("session sid=" + id_ + " answered 400: seq " + std::to_string(*seq) + why +
-                                   "; expected " + std::to_string(window_.next()));
+                worker_.log().info("session sid=" + id() + " answered 400: seq " + std::to_string(*seq) +
+                                   why + "; expected " + std::to_string(window_.next()));
                 slot->fill(replies().error(HttpStatus::bad_request, "sequence number already used", false));
             }
             return;
@@ -161,7 +161,7 @@ void Session::end_base_wait() {
     if (state_ != State::open || !window_.awaiting_base()) return;
     window_.settle_base();
     ++worker_.counters().sequence_start_one;
-    worker_.log().debug("session sid=" + id_ +
+    worker_.log().debug("session sid=" + id() +
                         " no seq 0 within session.sequence_base_wait: numbers start at 1");
     pump();
 }
@@ -210,7 +210,7 @@ void Session::apply(std::uint64_t seq, PendingRequest req) {
                 }
                 const std::size_t sent = backend_.write(body);
                 bytes_up_ += sent;
-                worker_.counters().bytes_up += sent;
+                worker_.counters().count_up(transport(), sent);
             }
             if (!req.body.empty()) handshake_seen_ = true;
             answer(seq, req.waiters, /*read_socket=*/false);
@@ -256,7 +256,7 @@ void Session::answer(std::uint64_t seq, std::vector<ReplySlotPtr>& waiters, bool
     const std::size_t taken = backend_.take(reply, n);
     bytes_down_ += taken;
     ++(taken == 0 ? worker_.counters().replies_empty : worker_.counters().replies_data);
-    worker_.counters().bytes_down += taken;
+    worker_.counters().count_down(transport(), taken);
     if (taken == 0) ++empty_replies_;
     auto shared = std::make_shared<const std::string>(std::move(reply));
     for (auto& w : waiters) w->fill(shared);
@@ -351,7 +351,7 @@ void Session::check_timers(Clock::time_point now) {
 void Session::on_backend_connected() {
     worker_.counters().backend_connect_seconds.observe(
         std::chrono::duration<double>(backend_.connect_time()).count());
-    worker_.log().debug("session sid=" + id_ + " backend connected");
+    worker_.log().debug("session sid=" + id() + " backend connected");
 }
 
 void Session::on_backend_data() {
@@ -396,9 +396,10 @@ void Session::end(CloseReason reason, std::string_view detail) {
     const double age = std::chrono::duration<double>(Clock::now() - opened_at_).count();
     char age_text[32];
     std::snprintf(age_text, sizeof age_text, "%.3f", age);
-    std::string line = "session end sid=" + id_ + " client=" + client_ + " age=" + age_text +
+    std::string line = "session end sid=" + id() + " client=" + client() + " age=" + age_text +
                        "s up=" + std::to_string(bytes_up_) + " down=" + std::to_string(bytes_down_) +
                        " requests=" + std::to_string(requests_) + " empty=" + std::to_string(empty_replies_) +
+                       " transport=" + std::string(transport_name(transport())) +
                        " closing because: " + std::string(close_reason_text(reason));
     if (!detail.empty() && reason != CloseReason::backend_closed) {
         line += ": ";
@@ -421,8 +422,9 @@ void Session::end(CloseReason reason, std::string_view detail) {
 
 SessionInfo Session::info(Clock::time_point now) const {
     SessionInfo i;
-    i.id = id_;
-    i.client = client_;
+    i.id = id();
+    i.client = client();
+    i.transport = transport_name(transport());
     i.age_seconds = std::chrono::duration<double>(now - opened_at_).count();
     i.idle_seconds = std::chrono::duration<double>(now - last_request_at_).count();
     i.bytes_up = bytes_up_;

@@ -8,6 +8,7 @@
 #include "gateway/loop/event_ptr.hpp"
 #include "gateway/tunnel/backend_link.hpp"
 #include "gateway/tunnel/close_reason.hpp"
+#include "gateway/tunnel/session_base.hpp"
 #include "proto/polling_byte.hpp"
 #include "proto/reply_cache.hpp"
 #include "proto/route.hpp"
@@ -23,41 +24,40 @@
 namespace rtmpt::gateway {
 
 class Worker;
-using Clock = std::chrono::steady_clock;
 
-class Session final : private BackendEvents {
+class Session final : public SessionBase, private BackendEvents {
   public:
     enum class State {
         open,   // requests are applied and answered
         ended,  // torn down and logged; waiting for the worker to free it
     };
 
-    Session(Worker& worker, std::string id, std::string client, std::string client_address);
-    ~Session();
-    Session(const Session&) = delete;
-    Session& operator=(const Session&) = delete;
+    // `transport`: rtmpt or rtmpts, after the connection whose /open made the session.
+    Session(Worker& worker, std::string id, std::string client, std::string client_address,
+            Transport transport);
+    ~Session() override;
 
-    void start();
+    void start() override;
 
     // One tunnel request (send, idle or close) for this session; its reply goes into `slot`.
     void submit(proto::RouteKind kind, std::optional<std::uint64_t> seq, std::string body, ReplySlotPtr slot);
 
     // Called by the worker's janitor: ends the session if the client has stopped polling, never
     // sent its handshake, or the session has outlived session.max_lifetime.
-    void check_timers(Clock::time_point now);
+    void check_timers(Clock::time_point now) override;
 
-    void end(CloseReason reason, std::string_view detail = {});
+    void end(CloseReason reason, std::string_view detail = {}) override;
+    [[nodiscard]] bool ended() const override { return state_ == State::ended; }
+    [[nodiscard]] Session* rtmpt() override { return this; }
 
-    [[nodiscard]] const std::string& id() const { return id_; }
     [[nodiscard]] State state() const { return state_; }
-    [[nodiscard]] const std::string& client_address() const { return client_address_; }
     // The configuration as it was when the session opened: reloads do not change a live session.
     [[nodiscard]] const config::Config& cfg() const { return snapshot_->config; }
 
     // For the admin pages. The info points into the session: use it before the session can end.
-    [[nodiscard]] SessionInfo info(Clock::time_point now) const;
-    [[nodiscard]] std::size_t queued_up() const { return backend_.queued_out() + pending_bytes_; }
-    [[nodiscard]] std::size_t queued_down() const { return backend_.queued_in(); }
+    [[nodiscard]] SessionInfo info(Clock::time_point now) const override;
+    [[nodiscard]] std::size_t queued_up() const override { return backend_.queued_out() + pending_bytes_; }
+    [[nodiscard]] std::size_t queued_down() const override { return backend_.queued_in(); }
 
   private:
     // A request waiting for its turn, with every slot that asked for it (a retry of a waiting
@@ -110,9 +110,6 @@ class Session final : private BackendEvents {
 
     Worker& worker_;
     const ConfigSnapshotPtr snapshot_;  // before backend_, which keeps a reference into it
-    const std::string id_;
-    const std::string client_;
-    const std::string client_address_;  // client_ without the port: what per-client limits count
     const Clock::time_point opened_at_;
     Clock::time_point last_request_at_;
     State state_ = State::open;

@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
-"""RTMPTS end to end: ffmpeg publishes and plays rtmpts:// through the gateway's TLS listener to nginx-rtmp.
+"""Every way in, end to end: rtmpt://, rtmpts://, rtmp:// and rtmps:// through the gateway to nginx-rtmp.
 
-    python3 tests/e2e/test_tls.py --binary build/gateway/rtmpt-gateway [-v] [--keep]
+    python3 tests/e2e/test_transports.py --binary build/gateway/rtmpt-gateway [-v] [--keep]
+
+One port, every protocol: the RTMPT port also takes native RTMP (the first byte tells), and the TLS port takes
+RTMPTS and RTMPS alike. ffmpeg publishes and plays rtmp:// on the RTMPT port and rtmpdump plays there (rtmpdump
+has no publish mode, and Debian has no other librtmp publisher); ffmpeg publishes and plays rtmpts:// and rtmps://
+on the TLS port.
 
 Certificates are made when the test runs (openssl: a CA and a leaf for 127.0.0.1 and localhost). ffmpeg 5.1
 cannot verify on rtmpts:// (its -tls_verify and -ca_file do not reach the TLS layer under RTMPT); the test's
 own TLS client checks the served chain against the CA instead. Packets are checked as tests/e2e/run.py checks
 them: every player's listing an in-order run of the published packets, and the same as a player reading nginx
-directly. rtmpdump is left out: Debian's librtmp 2.4 crashes on rtmpts:// before it connects, with any server.
+directly. rtmpdump is left out over TLS: Debian's librtmp 2.4 crashes on rtmpts:// and rtmps:// before it
+connects, with any server.
 
 The reload case swaps the certificate files under a flowing stream and sends SIGHUP: the stream goes on
 whole, and a new connection is served the new certificate.
@@ -49,7 +55,7 @@ def der_of(pem_path):
     return ssl.PEM_cert_to_DER_cert(text[: text.index(end) + len(end)] + "\n")
 
 
-class TlsEndToEnd(unittest.TestCase):
+class TransportsEndToEnd(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         try:
@@ -76,6 +82,20 @@ class TlsEndToEnd(unittest.TestCase):
     def rtmpts_url(self, name):
         return f"rtmpts://localhost:{self.tls_port}/live/{name}"
 
+    def rtmps_url(self, name):
+        return f"rtmps://localhost:{self.tls_port}/live/{name}"
+
+    def rtmp_url(self, name):
+        """Native RTMP on the gateway's RTMPT port."""
+        return f"rtmp://127.0.0.1:{self.gw.port}/live/{name}"
+
+    def check_transports(self, expected):
+        """The sessions' end lines name their transports: {transport: count}."""
+        got = {}
+        for t in re.findall(r"session end sid=\S+ .* transport=(\S+) closing because", self.gw.log_text()):
+            got[t] = got.get(t, 0) + 1
+        return [] if got == expected else [f"sessions by transport {got}, expected {expected}"]
+
     def direct_url(self, name):
         return f"rtmp://127.0.0.1:{self.nginx.port}/live/{name}"
 
@@ -96,10 +116,46 @@ class TlsEndToEnd(unittest.TestCase):
         s.publish(self.rtmpts_url(s.name), extra_args=self.verify_args())
         s.wait_players_exit()
         s.check_gateway_sessions(expected=2)
+        s.problems += self.check_transports({"rtmpts": 2})
         s.check_outputs(lossy_publisher=True)
         handshakes = len(re.findall(r"tls client=", self.gw.log_text()))
         print(f"\n[rtmpts] publisher and player over TLS; handshake failures logged: {handshakes}", file=sys.stderr,
               flush=True)
+        s.finish()
+
+    def test_rtmps_publish_and_play(self):
+        """ffmpeg publishes over RTMPS (native RTMP inside TLS, on the TLS port); ffmpeg plays over RTMPS and
+        directly. ffmpeg verifies the gateway's certificate against the test CA here."""
+        self.start_gateway()
+        s = e2e.Scenario(self, "rtmps")
+        verify = ["-tls_verify", "1", "-ca_file", self.ca]
+        s.add_player("ffmpeg", "ffmpeg-rtmps", self.rtmps_url(s.name), compare_with="ffmpeg-direct",
+                     extra_args=verify)
+        s.add_player("ffmpeg", "ffmpeg-direct", self.direct_url(s.name))
+        s.wait_players_connected()
+        s.publish(self.rtmps_url(s.name), extra_args=verify)
+        s.wait_players_exit()
+        s.check_gateway_sessions(expected=2)
+        s.problems += self.check_transports({"rtmps": 2})
+        s.check_outputs(lossy_publisher=False)
+        s.finish()
+
+    def test_rtmp_on_the_rtmpt_port(self):
+        """ffmpeg publishes native RTMP to the gateway's RTMPT port; ffmpeg and rtmpdump play native RTMP there,
+        an ffmpeg player uses RTMPT on the same port, and one plays directly."""
+        self.start_gateway()
+        s = e2e.Scenario(self, "native")
+        s.add_player("ffmpeg", "ffmpeg-rtmp", self.rtmp_url(s.name), compare_with="ffmpeg-direct")
+        s.add_player("rtmpdump", "rtmpdump-rtmp", self.rtmp_url(s.name), compare_with="ffmpeg-direct")
+        s.add_player("ffmpeg", "ffmpeg-rtmpt", f"rtmpt://127.0.0.1:{self.gw.port}/live/{s.name}",
+                     compare_with="ffmpeg-direct")
+        s.add_player("ffmpeg", "ffmpeg-direct", self.direct_url(s.name))
+        s.wait_players_connected()
+        s.publish(self.rtmp_url(s.name))
+        s.wait_players_exit()
+        s.check_gateway_sessions(expected=4)
+        s.problems += self.check_transports({"rtmp": 3, "rtmpt": 1})
+        s.check_outputs(lossy_publisher=True)
         s.finish()
 
     def test_certificate_swapped_by_sighup_while_streaming(self):

@@ -67,7 +67,7 @@ class ForwardedForTest(LimitsTestCase):
         conn = self.connect()
         s, r = open_session(conn, extra_headers=[f"{XFF}: 198.51.100.7"])
         self.assertOk(r)
-        m = self.wait_log(rf"session open sid={re.escape(s.sid)} client=(\S+)$")
+        m = self.wait_log(rf"session open sid={re.escape(s.sid)} client=(\S+) transport=rtmpt$")
         self.assertEqual(m.group(1), conn.local_address)
         self.assertStats(self.stop_and_stats(), refused_access=0, forwarded_unreadable=0)
 
@@ -82,7 +82,7 @@ class ForwardedForTest(LimitsTestCase):
         # Two clients behind the same proxy each get their own per-client allowance.
         a, r = open_session(proxy, extra_headers=[f"{XFF}: 203.0.113.1"])
         self.assertOk(r)
-        self.wait_log(rf"session open sid={re.escape(a.sid)} client=203\.0\.113\.1 via=127\.0\.0\.1:\d+$")
+        self.wait_log(rf"session open sid={re.escape(a.sid)} client=203\.0\.113\.1 via=127\.0\.0\.1:\d+ transport=rtmpt$")
         b, r = open_session(proxy, extra_headers=[f"{XFF}: 203.0.113.2"])
         self.assertOk(r)
         _, r = open_session(proxy, extra_headers=[f"{XFF}: 203.0.113.1"])
@@ -100,7 +100,7 @@ class ForwardedForTest(LimitsTestCase):
         s, r = open_session(self.connect(source="127.0.0.1"),
                             extra_headers=[f"{XFF}: 198.51.100.7", f"{XFF}: 203.0.113.5, 127.0.0.4"])
         self.assertOk(r)
-        self.wait_log(rf"session open sid={re.escape(s.sid)} client=203\.0\.113\.5 via=127\.0\.0\.1:\d+$")
+        self.wait_log(rf"session open sid={re.escape(s.sid)} client=203\.0\.113\.5 via=127\.0\.0\.1:\d+ transport=rtmpt$")
         self.assertStats(self.stop_and_stats(), refused_access=0, sessions_opened=1)
 
     def test_unreadable_entry_is_counted_and_the_last_believed_hop_is_the_client(self):
@@ -110,7 +110,7 @@ class ForwardedForTest(LimitsTestCase):
         self.assertOk(r)
         self.wait_log(r"http client=127\.0\.0\.1:\d+ X-Forwarded-For has an entry that is no address; "
                       r"the client is taken to be 127\.0\.0\.1$")
-        self.wait_log(rf"session open sid={re.escape(s.sid)} client={re.escape(proxy.local_address)}$")
+        self.wait_log(rf"session open sid={re.escape(s.sid)} client={re.escape(proxy.local_address)} transport=rtmpt$")
         self.assertStats(self.stop_and_stats(), forwarded_unreadable=1, sessions_opened=1)
 
 

@@ -21,7 +21,7 @@ class LibrtmpStyleTest(GatewayTestCase):
         conn = self.connect(style="librtmp")
         s = self.open(conn)
         client = conn.local_address
-        self.gw.wait_for_log(rf"session open sid={s.sid} client={re.escape(client)}$")
+        self.gw.wait_for_log(rf"session open sid={s.sid} client={re.escape(client)} transport=rtmpt$")
         # librtmp writes /send 0 (C0+C1) and /send 1 (C2) before reading any reply.
         conn.send_pipelined([(s.path("send"), C0C1), (s.path("send"), C2)])
         r0 = conn.read_response()
@@ -153,7 +153,7 @@ class OpenTest(GatewayTestCase):
         sids = [self.open(conn).sid for _ in range(32)]
         self.assertEqual(len(set(sids)), len(sids), sids)
         for sid in sids:
-            self.gw.wait_for_log(rf"session open sid={sid} client={re.escape(conn.local_address)}$")
+            self.gw.wait_for_log(rf"session open sid={sid} client={re.escape(conn.local_address)} transport=rtmpt$")
         # The gateway starts connecting to the backend at open, before any send.
         self.backend.wait_for_connection(len(sids) - 1)
 

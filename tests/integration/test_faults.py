@@ -405,22 +405,26 @@ class HttpFaultTest(FaultTestCase):
         return line
 
     def test_garbage_bytes(self):
-        self.row(120, "garbage: a TLS ClientHello, then raw RTMP C0+C1, each on its own connection",
-                 also="test_http.StatusCodeTest.test_garbage_is_400_and_connection_closed")
+        self.row(120, "garbage: a TLS ClientHello on the plain port; raw RTMP C0+C1 is native RTMP (a relay)",
+                 also="test_http.StatusCodeTest.test_garbage_is_400_and_connection_closed, test_native")
         self.start()
         hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(32)) + b"\x00\x02\x13\x01"
+        conn = self.connect()
+        conn.send_raw(hello)
+        r = self.assertRefusedAndClosed(conn, 400)
+        self.assertEqual(r.body, b"malformed request: HPE_INVALID_METHOD\n")
+        line = self.wait_log_line(rf"http client={re.escape(conn.local_address)} refused with 400: ")
+        self.assertTrue(line.endswith("refused with 400: malformed request: HPE_INVALID_METHOD"), line)
+        # RTMP's C0 on the RTMPT port: one port, every protocol. The bytes go to the backend as they are.
         c0c1 = b"\x03" + bytes(1536)
-        for raw in (hello, c0c1):
-            conn = self.connect()
-            conn.send_raw(raw)
-            r = self.assertRefusedAndClosed(conn, 400)
-            self.assertEqual(r.body, b"malformed request: HPE_INVALID_METHOD\n")
-            line = self.wait_log_line(rf"http client={re.escape(conn.local_address)} refused with 400: ")
-            self.assertTrue(line.endswith("refused with 400: malformed request: HPE_INVALID_METHOD"), line)
-        self.saw(f"{reply_text(r)}, Connection: close, then closed (both)")
-        self.logged(line + " (x2)")
+        native = self.connect()
+        native.send_raw(c0c1)
+        self.assertEqual(bytes(self.backend.wait_for_connection().wait_for_bytes(len(c0c1))), c0c1)
+        opened = self.wait_log_line(rf"session open sid=\S+ client={re.escape(native.local_address)} transport=rtmp$")
+        self.saw(f"{reply_text(r)}, Connection: close, then closed (ClientHello); C0+C1 relayed to the backend")
+        self.logged(line + "; " + opened)
         self.open()
-        self.stats(refused_malformed=2, requests=1, sessions_opened=1, connections_accepted=3)
+        self.stats(refused_malformed=1, requests=1, sessions_opened=2, connections_accepted=3)
 
     def truncated(self, raw_for, cut, where):
         """Sends `raw_for(sid)[:cut]`, then FIN; the gateway must close without a reply or effect."""

@@ -19,17 +19,21 @@ TEST_CASE("sessions_json: one object per session, ids cut to 8 characters") {
     list[0].queued_down = 2;
     list[0].state = "open";
     list[0].backend = "connected";
+    list[0].transport = "rtmpts";
     list[1].id = "short";
     list[1].client = "a\"b";
     list[1].state = "handshake";
     list[1].backend = "connecting";
+    list[1].transport = "rtmp";
     const std::string json = sessions_json(list);
     CHECK(json ==
           "[\n"
-          "{\"id\":\"Hk3abcde\",\"client\":\"198.51.100.7 via=10.0.0.2:4000\",\"age\":31.204,\"idle\":0.25,"
+          "{\"id\":\"Hk3abcde\",\"client\":\"198.51.100.7 "
+          "via=10.0.0.2:4000\",\"transport\":\"rtmpts\",\"age\":31.204,\"idle\":0.25,"
           "\"bytes_up\":48211,\"bytes_down\":5234921,\"queued_up\":1,\"queued_down\":2,\"state\":\"open\","
           "\"backend\":\"connected\"},\n"
-          "{\"id\":\"short\",\"client\":\"a\\\"b\",\"age\":0,\"idle\":0,\"bytes_up\":0,\"bytes_down\":0,"
+          "{\"id\":\"short\",\"client\":\"a\\\"b\",\"transport\":\"rtmp\",\"age\":0,\"idle\":0,\"bytes_up\":"
+          "0,\"bytes_down\":0,"
           "\"queued_up\":0,\"queued_down\":0,\"state\":\"handshake\",\"backend\":\"connecting\"}\n"
           "]\n");
     CHECK(json.find("Hk3abcdef") == std::string::npos);
