@@ -94,6 +94,7 @@ struct TlsConfig {
     std::vector<HostPort> listen;  // empty: no TLS listener
     std::string certificate;       // PEM: the leaf first, then its chain
     std::string key;               // PEM private key of the leaf
+    std::string sni_directory;     // *.pem files (chain and key each), chosen by SNI; empty: none
 
     friend bool operator==(const TlsConfig&, const TlsConfig&) = default;
 };

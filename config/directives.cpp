@@ -338,6 +338,21 @@ constexpr std::array kDirectives{
         .slot = [](Config& c) -> Slot { return &c.tls.key; },
     },
     Directive{
+        .name = "tls.sni_directory",
+        .type = ValueType::string,
+        .default_text = "",
+        .min = 0,
+        .max = 4096,
+        .rule = StringRule::printable,
+        .help = "More certificates, chosen by the host name a client asks for (SNI): a directory of "
+                "*.pem files, each holding a certificate chain and its private key (HAProxy's crt "
+                "directory). A client naming a host that one of them covers (its subjectAltName DNS "
+                "names, wildcards included; the first in file name order wins) gets that one; any "
+                "other gets tls.certificate. Read with the pair, at start and on every reload; empty: "
+                "none.",
+        .slot = [](Config& c) -> Slot { return &c.tls.sni_directory; },
+    },
+    Directive{
         .name = "admin.listen",
         .type = ValueType::host_port_list,
         .default_text = "127.0.0.1:9180",

@@ -147,8 +147,9 @@ std::string AdminServer::metrics_page() const {
     g.start_time_seconds = start_time_;
     g.version = RTMPT_GATEWAY_VERSION;
     if (const auto& tls = worker_.tls_context()) {
-        g.certificate_expiry.emplace_back(tls->certificate_file(),
-                                          std::difftime(tls->not_after(), std::time(nullptr)));
+        for (const auto& c : tls->certificates()) {
+            g.certificate_expiry.emplace_back(c.file, std::difftime(c.not_after, std::time(nullptr)));
+        }
     }
     return render_metrics(worker_.counters(), g);
 }

@@ -94,7 +94,8 @@ const llhttp_settings_t& HttpConnection::parser_settings() {
     return settings;
 }
 
-HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer, SSL* tls)
+HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer, SSL* tls,
+                               TlsContextPtr context)
     : worker_(worker),
       peer_(std::move(peer)),
       peer_ip_(ip_of_peer(peer_)),
@@ -102,7 +103,8 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string p
       // that pipelines and never reads cannot make us buffer without end.
       unsent_limit_(std::max<std::size_t>(2 * worker.config().session.reply_max_bytes, 64 * 1024)),
       fd_(fd),
-      tls_(tls != nullptr) {
+      tls_(tls != nullptr),
+      tls_context_(std::move(context)) {
     llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
     parser_.data = this;
     header_timer_.reset(evtimer_new(worker.base(), &HttpConnection::on_header_timeout, this));

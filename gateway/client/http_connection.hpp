@@ -4,6 +4,7 @@
 #pragma once
 
 #include "gateway/client/reply_slot.hpp"
+#include "gateway/client/tls_context.hpp"
 #include "gateway/loop/counters.hpp"
 #include "gateway/loop/event_ptr.hpp"
 #include "gateway/net/socket_io.hpp"
@@ -47,7 +48,10 @@ class HttpConnection {
 
     // With `tls` (owned from here on), the connection speaks HTTPS: the TLS handshake comes
     // first, and bytes go through OpenSSL's bufferevent instead of straight to the socket.
-    HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer, SSL* tls = nullptr);
+    // `context` is what `tls` was made from: kept to the connection's end, since its SNI choice
+    // runs during the handshake, which may outlast a reload.
+    HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer, SSL* tls = nullptr,
+                   TlsContextPtr context = nullptr);
     ~HttpConnection();
     HttpConnection(const HttpConnection&) = delete;
     HttpConnection& operator=(const HttpConnection&) = delete;
@@ -116,6 +120,7 @@ class HttpConnection {
     EventPtr read_event_;  // ours, not the bufferevent's (see socket_io.hpp); after bev_: freed first.
                            // Under TLS the bufferevent reads, and this only wakes us to parse more.
     const bool tls_;
+    const TlsContextPtr tls_context_;
     bool tls_ready_ = false;  // the TLS handshake is done
     bool tls_eof_ = false;    // the TLS stream has ended; what is buffered is still to be parsed
     bool sniffed_ = false;    // the first bytes have been looked at: HTTP from here on

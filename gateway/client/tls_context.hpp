@@ -1,7 +1,7 @@
-// The server side of TLS: one OpenSSL context per certificate and key pair, built at start and
-// again on every reload. A connection takes the context current when it is accepted and keeps it
-// (OpenSSL counts the references), so a renewed certificate reaches new connections while live
-// ones carry on.
+// The server side of TLS: OpenSSL contexts for the default certificate and any chosen by SNI,
+// built at start and again on every reload. A connection keeps the TlsContext it was accepted
+// with to its end (the SNI choice is made during its handshake, from this object), so a renewed
+// certificate reaches new connections while live ones carry on.
 #pragma once
 
 #include <openssl/ssl.h>
@@ -9,16 +9,27 @@
 #include <ctime>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <variant>
+#include <vector>
 
 namespace rtmpt::gateway {
 
 class TlsContext {
   public:
-    // Loads the pair and checks that the key matches the certificate. On failure, the reason,
-    // naming the file at fault.
+    // One certificate in use, for -t, the log and /metrics.
+    struct Certificate {
+        std::string file;
+        std::string subject;
+        std::time_t not_after = 0;
+    };
+
+    // Loads the default pair (checking that the key matches the certificate) and, when
+    // `sni_directory` is not empty, every *.pem file in it: each holds a certificate chain and its
+    // key, as HAProxy's crt directories do. On failure, the reason, naming the file at fault.
     [[nodiscard]] static std::variant<std::shared_ptr<const TlsContext>, std::string> load(
-        const std::string& certificate_file, const std::string& key_file);
+        const std::string& certificate_file, const std::string& key_file,
+        const std::string& sni_directory = {});
 
     ~TlsContext();
     TlsContext(const TlsContext&) = delete;
@@ -27,21 +38,22 @@ class TlsContext {
     // A new server-side connection object, or null when OpenSSL is out of memory.
     [[nodiscard]] SSL* new_connection() const;
 
-    [[nodiscard]] const std::string& certificate_file() const { return certificate_file_; }
-    [[nodiscard]] std::time_t not_after() const { return not_after_; }
-    [[nodiscard]] const std::string& subject() const { return subject_; }
+    // The default certificate first, then those chosen by SNI, in file name order.
+    [[nodiscard]] const std::vector<Certificate>& certificates() const { return certificates_; }
 
   private:
-    TlsContext(SSL_CTX* ctx, std::string certificate_file, std::time_t not_after, std::string subject)
-        : ctx_(ctx),
-          certificate_file_(std::move(certificate_file)),
-          not_after_(not_after),
-          subject_(std::move(subject)) {}
+    struct SniEntry {
+        SSL_CTX* ctx;
+        X509* leaf;  // owned by ctx
+    };
 
-    SSL_CTX* ctx_;
-    std::string certificate_file_;
-    std::time_t not_after_;
-    std::string subject_;
+    TlsContext() = default;
+    // The client named a host: switch to the first SNI certificate that covers it, if any.
+    static int on_servername(SSL* ssl, int* alert, void* arg);
+
+    SSL_CTX* ctx_ = nullptr;
+    std::vector<SniEntry> sni_;
+    std::vector<Certificate> certificates_;
 };
 
 using TlsContextPtr = std::shared_ptr<const TlsContext>;

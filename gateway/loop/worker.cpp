@@ -127,17 +127,17 @@ void Worker::close_listeners_not_in(const std::vector<config::HostPort>& wanted)
 }
 
 TlsContextPtr Worker::load_tls(const config::TlsConfig& tls, std::string_view context) {
-    auto loaded = TlsContext::load(tls.certificate, tls.key);
+    auto loaded = TlsContext::load(tls.certificate, tls.key, tls.sni_directory);
     if (auto* error = std::get_if<std::string>(&loaded)) {
         log_.error(std::string(context) + ": tls: " + *error);
         return nullptr;
     }
     TlsContextPtr ctx = std::move(std::get<TlsContextPtr>(loaded));
-    const double days = std::difftime(ctx->not_after(), std::time(nullptr)) / 86400;
-    char left[32];
-    std::snprintf(left, sizeof left, "%.1f", days);
-    log_.info("tls certificate file=" + ctx->certificate_file() + " subject=" + ctx->subject() +
-              " expires_in_days=" + left);
+    for (const auto& c : ctx->certificates()) {
+        char left[32];
+        std::snprintf(left, sizeof left, "%.1f", std::difftime(c.not_after, std::time(nullptr)) / 86400);
+        log_.info("tls certificate file=" + c.file + " subject=" + c.subject + " expires_in_days=" + left);
+    }
     return ctx;
 }
 
@@ -227,7 +227,7 @@ void Worker::accept(evutil_socket_t fd, std::string peer, bool tls) {
         return;
     }
     ++counters_.connections_accepted;
-    auto connection = std::make_unique<HttpConnection>(*this, fd, std::move(peer), ssl);
+    auto connection = std::make_unique<HttpConnection>(*this, fd, std::move(peer), ssl, tls ? tls_ : nullptr);
     HttpConnection* key = connection.get();
     connections_.emplace(key, std::move(connection));
 }

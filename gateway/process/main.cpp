@@ -54,18 +54,19 @@ int main(int argc, char** argv) {
     if (cl->action == gateway::CommandLine::Action::test_config) {
         if (const auto& tls = loaded.config->tls; !tls.listen.empty()) {
             // The pair must load and match; say when the certificate runs out.
-            auto ctx = gateway::TlsContext::load(tls.certificate, tls.key);
+            auto ctx = gateway::TlsContext::load(tls.certificate, tls.key, tls.sni_directory);
             if (auto* error = std::get_if<std::string>(&ctx)) {
                 std::cerr << cl->config_path << ": tls: " << *error << "\n";
                 return 1;
             }
-            const auto& pair = std::get<gateway::TlsContextPtr>(ctx);
-            char when[32] = "?";
-            const std::time_t at = pair->not_after();
-            if (std::tm tm{}; gmtime_r(&at, &tm) != nullptr)
-                std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-            std::cout << tls.certificate << ": " << pair->subject() << ", expires " << when << " (in "
-                      << static_cast<long long>(std::difftime(at, std::time(nullptr)) / 86400) << " days)\n";
+            for (const auto& c : std::get<gateway::TlsContextPtr>(ctx)->certificates()) {
+                char when[32] = "?";
+                if (std::tm tm{}; gmtime_r(&c.not_after, &tm) != nullptr)
+                    std::strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+                std::cout << c.file << ": " << c.subject << ", expires " << when << " (in "
+                          << static_cast<long long>(std::difftime(c.not_after, std::time(nullptr)) / 86400)
+                          << " days)\n";
+            }
         }
         std::cout << cl->config_path << ": configuration is valid\n";
         return 0;

@@ -249,6 +249,44 @@ class TlsScanTest(TlsTestCase):
         sys.stderr.write(f"\n[sslscan] protocols: TLSv1.2, TLSv1.3; ciphers: {summary}\n")
 
 
+class TlsSniTest(TlsTestCase):
+    def served(self, server_name):
+        """The DER leaf the gateway serves a client asking for `server_name` (None: no SNI at all)."""
+        ctx = ssl.create_default_context(cafile=self.ca)
+        ctx.check_hostname = False
+        sock = socket.create_connection(("127.0.0.1", self.tls_port), timeout=5)
+        with ctx.wrap_socket(sock, server_hostname=server_name) as tls:
+            return tls.getpeercert(binary_form=True)
+
+    def test_certificates_chosen_by_server_name(self):
+        sni = os.path.join(self.certs, "sni")
+        stream = tls_certs.make_combined(self.certs, "stream", "DNS:stream.example.test", sni)
+        wild = tls_certs.make_combined(self.certs, "wild", "DNS:*.wild.test", sni)
+        self.start_tls(tls__sni_directory=q(sni))
+        for path in (self.chain, stream, wild):
+            self.gw.wait_for_log(r"tls certificate file=%s subject=\S+ expires_in_days=" % re.escape(path))
+        der = {name: ssl.PEM_cert_to_DER_cert(open(path).read().split("-----END CERTIFICATE-----")[0] +
+                                              "-----END CERTIFICATE-----\n")
+               for name, path in (("default", self.chain), ("stream", stream), ("wild", wild))}
+        self.assertEqual(self.served("stream.example.test"), der["stream"])
+        self.assertEqual(self.served("a.wild.test"), der["wild"])
+        self.assertEqual(self.served("localhost"), der["default"])
+        self.assertEqual(self.served("other.test"), der["default"])
+        self.assertEqual(self.served(None), der["default"])
+        # Each certificate has its expiry on /metrics.
+        self.assertGreater(self.metric(f'tls_certificate_expiry_seconds{{file="{wild}"}}'), 86400)
+
+    def test_a_bad_file_in_the_directory_refuses_the_start(self):
+        sni = os.path.join(self.certs, "sni-bad")
+        os.makedirs(sni, exist_ok=True)
+        broken = os.path.join(sni, "broken.pem")
+        with open(broken, "w") as f:
+            f.write("not a certificate\n")
+        with self.assertRaises(AssertionError) as raised:
+            self.start_tls(tls__sni_directory=q(sni))
+        self.assertIn(f"{broken}: cannot load the certificate chain", str(raised.exception))
+
+
 class TlsConfigTest(TlsTestCase):
     def test_key_that_does_not_match_is_refused_at_start(self):
         other_chain, other_key = tls_certs.make_leaf(self.certs, name="other")
