@@ -216,8 +216,10 @@ constexpr std::array kDirectives{
         .min = ms(1s),
         .max = ms(5min),
         .help = "A request's line and headers must arrive within this long once begun (slowloris); "
-                "past it the connection gets 408 and is closed. On a TLS listener the handshake must "
-                "also be done within this long of the connection's accept.",
+                "past it the connection gets 408 and is closed. A new connection's first byte, which "
+                "tells RTMPT from native RTMP, must come within this long of the accept (on a TLS "
+                "listener: the handshake, then the first byte within this long of its end); a silent "
+                "connection is closed without a reply.",
         .slot = [](Config& c) -> Slot { return &c.http.header_timeout; },
     },
     Directive{

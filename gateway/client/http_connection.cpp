@@ -137,12 +137,11 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string p
         tls_ ? event_new(worker.base(), -1, 0, &HttpConnection::on_readable, this)
              : event_new(worker.base(), fd, EV_READ | EV_PERSIST, &HttpConnection::on_readable, this));
     start_reading();
-    if (tls_) {
-        // The handshake has a deadline of its own that no dribbled byte restarts: the header
-        // timeout's, from accept to the end of the handshake.
-        const timeval deadline = to_timeval(worker.config().http.header_timeout);
-        evtimer_add(header_timer_.get(), &deadline);
-    }
+    // The first bytes (and, on a TLS listener, the handshake before them) have a deadline that no
+    // dribbled byte restarts: the header timeout's, from the accept. A silent connection would
+    // otherwise hold its descriptor for the whole keep-alive timeout.
+    const timeval deadline = to_timeval(worker.config().http.header_timeout);
+    evtimer_add(header_timer_.get(), &deadline);
 }
 
 HttpConnection::~HttpConnection() {
@@ -224,6 +223,7 @@ void HttpConnection::read_from_client(short what) {
     // what a pause leaves unparsed is kept.
     const auto got = static_cast<std::size_t>(n);
     if (!sniffed_) {
+        evtimer_del(header_timer_.get());
         // One port, every protocol: the first byte tells native RTMP from HTTP (inside TLS on a
         // TLS listener, so rtmps:// from rtmpts://).
         sniffed_ = true;
@@ -473,6 +473,13 @@ void HttpConnection::on_header_timeout(evutil_socket_t, short, void* arg) {
         self->tls_handshake_failed("timeout", "no TLS handshake within http.header_timeout");
         return;
     }
+    if (!self->sniffed_) {
+        ++self->worker_.counters().first_bytes_timeouts;
+        self->worker_.log().info("http client=" + self->peer_ +
+                                 " closed: no first byte within http.header_timeout");
+        self->close_now("no first byte");
+        return;
+    }
     if (self->state_ != State::draining) self->refuse(kHeaderTimeout);
 }
 
@@ -542,8 +549,10 @@ void HttpConnection::on_event(bufferevent*, short what, void* arg) {
 void HttpConnection::on_tls_event(short what) {
     if (what & BEV_EVENT_CONNECTED) {
         tls_ready_ = true;
-        evtimer_del(header_timer_.get());
         ++worker_.counters().tls_handshakes;
+        // The first bytes inside TLS get a deadline of their own, from the end of the handshake.
+        const timeval deadline = to_timeval(worker_.config().http.header_timeout);
+        evtimer_add(header_timer_.get(), &deadline);
         return;
     }
     if (what & BEV_EVENT_TIMEOUT) {

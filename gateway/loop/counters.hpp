@@ -68,6 +68,8 @@ namespace rtmpt::gateway {
     X(replies_data, "poll_replies", "data", "send and idle replies with backend bytes")                      \
     X(idles_coalesced, "idles_coalesced", "",                                                                \
       "idles held up to session.coalesce_wait for a fuller reply while backend bytes flowed")                \
+    X(first_bytes_timeouts, "first_bytes_timeouts", "",                                                      \
+      "connections closed: no byte within http.header_timeout of the accept (or of the TLS handshake)")      \
     X(tls_handshakes, "tls_handshakes", "", "TLS handshakes completed")                                      \
     X(tls_failed_timeout, "tls_handshake_failures", "timeout",                                               \
       "no TLS handshake within http.header_timeout")                                                         \

@@ -243,6 +243,19 @@ class NativeLimitsTest(NativeTestCase):
         self.assertEqual(got, stream)
 
 
+class FirstBytesTest(NativeTestCase):
+    def test_a_connection_that_sends_nothing_is_closed_at_the_header_timeout(self):
+        """The first byte decides the protocol; it has http.header_timeout from the accept to come."""
+        self.start(http__header_timeout=q("1s"))
+        sock = self.native()
+        started = time.monotonic()
+        self.assertTrue(self.closed_by_gateway(sock, timeout=5))
+        self.assertGreaterEqual(time.monotonic() - started, 0.9)
+        line = self.gw.wait_for_log(r"http client=\S+ closed: no first byte within http.header_timeout").string
+        stats = self.stop_and_stats()
+        self.assertEqual((stats["first_bytes_timeouts"], stats["sessions_opened"]), (1, 0), (stats, line))
+
+
 class NativeDrainTest(NativeTestCase):
     def test_native_open_refused_while_draining(self):
         self.start(backend=ScriptedBackend(echo=True), process__shutdown_timeout=q("30s"))

@@ -184,6 +184,15 @@ class TlsHostileTest(TlsTestCase):
         self.assertEqual(self.read_until_closed(sock), b"")
         self.assertHandshakeFailure("timeout", "no TLS handshake within http.header_timeout")
 
+    def test_silence_after_the_handshake_is_cut_at_the_header_timeout(self):
+        """Inside TLS too, the first byte has http.header_timeout (from the end of the handshake) to come."""
+        self.start_tls(http__header_timeout=q("1s"))
+        conn = self.tls_connect()
+        self.assertTrue(conn.wait_closed(timeout=5))
+        self.gw.wait_for_log(r"http client=\S+ closed: no first byte within http.header_timeout")
+        stats = self.stop_and_stats()
+        self.assertEqual((stats["first_bytes_timeouts"], stats["tls_handshakes"]), (1, 1), stats)
+
     def test_tls_1_0_and_1_1_are_refused(self):
         for version in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
             with self.subTest(version=version.name):
