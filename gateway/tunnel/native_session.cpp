@@ -3,7 +3,6 @@
 #include "gateway/loop/worker.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace rtmpt::gateway {
 
@@ -20,7 +19,6 @@ NativeSession::NativeSession(Worker& worker, std::string id, std::string client,
     : SessionBase(std::move(id), std::move(client), std::move(client_address), transport),
       worker_(worker),
       snapshot_(worker.snapshot()),
-      opened_at_(Clock::now()),
       last_activity_(opened_at_),
       backend_(*this, worker.base(), worker.dns(), snapshot_->config.backend,
                snapshot_->config.session.queue_max_bytes, worker.backend_scratch()),
@@ -181,18 +179,7 @@ void NativeSession::end(CloseReason reason, std::string_view detail) {
     if (state_ != State::open) return;
     state_ = State::ended;
     ++worker_.counters().sessions_closed[static_cast<std::size_t>(reason)];
-    const double age = std::chrono::duration<double>(Clock::now() - opened_at_).count();
-    char age_text[32];
-    std::snprintf(age_text, sizeof age_text, "%.3f", age);
-    std::string line = "session end sid=" + id() + " client=" + client() + " age=" + age_text +
-                       "s up=" + std::to_string(bytes_up_) + " down=" + std::to_string(bytes_down_) +
-                       " transport=" + std::string(transport_name(transport())) +
-                       " closing because: " + std::string(close_reason_text(reason));
-    if (!detail.empty() && reason != CloseReason::backend_closed) {
-        line += ": ";
-        line += detail;
-    }
-    worker_.log().info(line);
+    worker_.log().info(end_line(reason, detail, {}));
     backend_.close(worker_.linger());
     // What was handed to the client still goes out, then the connection closes (bounded).
     bufferevent_setcb(client_.get(), nullptr, nullptr, nullptr, nullptr);
@@ -201,16 +188,7 @@ void NativeSession::end(CloseReason reason, std::string_view detail) {
 }
 
 SessionInfo NativeSession::info(Clock::time_point now) const {
-    SessionInfo i;
-    i.id = id();
-    i.client = client();
-    i.transport = transport_name(transport());
-    i.age_seconds = std::chrono::duration<double>(now - opened_at_).count();
-    i.idle_seconds = std::chrono::duration<double>(now - last_activity_).count();
-    i.bytes_up = bytes_up_;
-    i.bytes_down = bytes_down_;
-    i.queued_up = queued_up();
-    i.queued_down = queued_down();
+    SessionInfo i = common_info(now, last_activity_);
     i.state = state_ == State::ended ? "ended" : bytes_up_ < kHandshakeBytes ? "handshake" : "open";
     i.backend = backend_state_name(backend_.state());
     return i;

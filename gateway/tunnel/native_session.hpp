@@ -63,16 +63,13 @@ class NativeSession final : public SessionBase, private BackendEvents {
 
     Worker& worker_;
     const ConfigSnapshotPtr snapshot_;  // before backend_, which keeps a reference into it
-    const Clock::time_point opened_at_;
-    Clock::time_point last_activity_;  // the last byte either way
+    Clock::time_point last_activity_;   // the last byte either way
     State state_ = State::open;
     BackendLink backend_;
     BufferEventPtr client_;
     std::string first_bytes_;
     std::optional<CloseReason> backend_end_;
     std::string backend_detail_;
-    std::uint64_t bytes_up_ = 0;
-    std::uint64_t bytes_down_ = 0;
 };
 
 }  // namespace rtmpt::gateway

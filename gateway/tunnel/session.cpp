@@ -22,7 +22,6 @@ Session::Session(Worker& worker, std::string id, std::string client, std::string
     : SessionBase(std::move(id), std::move(client), std::move(client_address), transport),
       worker_(worker),
       snapshot_(worker.snapshot()),
-      opened_at_(Clock::now()),
       last_request_at_(opened_at_),
       backend_(*this, worker.base(), worker.dns(), snapshot_->config.backend,
                snapshot_->config.session.queue_max_bytes, worker.backend_scratch()),
@@ -393,19 +392,9 @@ void Session::end(CloseReason reason, std::string_view detail) {
     ++worker_.counters().sessions_closed[static_cast<std::size_t>(reason)];
     evtimer_del(hold_timer_.get());
     if (base_timer_) evtimer_del(base_timer_.get());
-    const double age = std::chrono::duration<double>(Clock::now() - opened_at_).count();
-    char age_text[32];
-    std::snprintf(age_text, sizeof age_text, "%.3f", age);
-    std::string line = "session end sid=" + id() + " client=" + client() + " age=" + age_text +
-                       "s up=" + std::to_string(bytes_up_) + " down=" + std::to_string(bytes_down_) +
-                       " requests=" + std::to_string(requests_) + " empty=" + std::to_string(empty_replies_) +
-                       " transport=" + std::string(transport_name(transport())) +
-                       " closing because: " + std::string(close_reason_text(reason));
-    if (!detail.empty() && reason != CloseReason::backend_closed) {
-        line += ": ";
-        line += detail;
-    }
-    worker_.log().info(line);
+    worker_.log().info(
+        end_line(reason, detail,
+                 "requests=" + std::to_string(requests_) + " empty=" + std::to_string(empty_replies_) + " "));
 
     // Whatever still waits gets a definite answer rather than a hung request.
     for (auto& w : close_waiters_) w->fill(replies().tunnel(kCloseReplyBody));
@@ -421,16 +410,7 @@ void Session::end(CloseReason reason, std::string_view detail) {
 }
 
 SessionInfo Session::info(Clock::time_point now) const {
-    SessionInfo i;
-    i.id = id();
-    i.client = client();
-    i.transport = transport_name(transport());
-    i.age_seconds = std::chrono::duration<double>(now - opened_at_).count();
-    i.idle_seconds = std::chrono::duration<double>(now - last_request_at_).count();
-    i.bytes_up = bytes_up_;
-    i.bytes_down = bytes_down_;
-    i.queued_up = queued_up();
-    i.queued_down = queued_down();
+    SessionInfo i = common_info(now, last_request_at_);
     if (state_ == State::ended) {
         i.state = "ended";
     } else if (!close_waiters_.empty()) {

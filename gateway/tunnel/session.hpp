@@ -110,7 +110,6 @@ class Session final : public SessionBase, private BackendEvents {
 
     Worker& worker_;
     const ConfigSnapshotPtr snapshot_;  // before backend_, which keeps a reference into it
-    const Clock::time_point opened_at_;
     Clock::time_point last_request_at_;
     State state_ = State::open;
 
@@ -138,8 +137,6 @@ class Session final : public SessionBase, private BackendEvents {
     std::optional<CloseReason> backend_end_;
     std::string backend_detail_;
 
-    std::uint64_t bytes_up_ = 0;       // client -> backend, forwarded
-    std::uint64_t bytes_down_ = 0;     // backend -> client, put into replies
     bool handshake_seen_ = false;      // the client has sent its first bytes
     std::uint64_t requests_ = 0;       // tunnel requests received, retries included
     std::uint64_t empty_replies_ = 0;  // send/idle replies with no backend bytes: the polling cost

@@ -9,6 +9,7 @@
 #include "gateway/tunnel/transport.hpp"
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,7 +21,8 @@ using Clock = std::chrono::steady_clock;
 class SessionBase {
   public:
     SessionBase(std::string id, std::string client, std::string client_address, Transport transport)
-        : id_(std::move(id)),
+        : opened_at_(Clock::now()),
+          id_(std::move(id)),
           client_(std::move(client)),
           client_address_(std::move(client_address)),
           transport_(transport) {}
@@ -46,6 +48,19 @@ class SessionBase {
     [[nodiscard]] const std::string& client() const { return client_; }
     [[nodiscard]] const std::string& client_address() const { return client_address_; }
     [[nodiscard]] Transport transport() const { return transport_; }
+
+  protected:
+    // "session end sid=... client=... age=...s up=N down=N <fields> transport=... closing
+    // because: <reason>[: <detail>]": the one line every session ends with, whatever its kind.
+    // `fields`: the kind's own "key=value " pairs, or empty.
+    [[nodiscard]] std::string end_line(CloseReason reason, std::string_view detail,
+                                       std::string_view fields) const;
+    // /sessions' fields that every kind fills alike; `last_active` is the kind's idea of activity.
+    [[nodiscard]] SessionInfo common_info(Clock::time_point now, Clock::time_point last_active) const;
+
+    const Clock::time_point opened_at_;
+    std::uint64_t bytes_up_ = 0;    // client -> backend, forwarded
+    std::uint64_t bytes_down_ = 0;  // backend -> client, delivered (RTMPT: put into replies)
 
   private:
     const std::string id_;
