@@ -11,6 +11,7 @@
 //    cross-key rule;
 //  - that config, written back as YAML with format_value, loads again without error into an
 //    equal config.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -147,6 +148,20 @@ void check_bounds(const Config& config) {
                                 name + ": not a type/subtype of token characters");
                         break;
                     }
+                    case StringRule::choice:
+                        REQUIRE(std::find(d.choices.begin(), d.choices.end(), s) != d.choices.end(),
+                                name + ": " + yaml_quoted(s) + " is none of the row's choices");
+                        break;
+                    case StringRule::node_tag:
+                        // It starts session ids, in URLs and load-balancer rules: empty (no tag), or
+                        // letters, digits, '-' and '_' only.
+                        REQUIRE(std::all_of(s.begin(), s.end(),
+                                            [](char ch) {
+                                                return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                                                       (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+                                            }),
+                                name + ": not letters, digits, '-' and '_'");
+                        break;
                 }
                 REQUIRE(text == s, name + ": format_value differs from the stored string");
                 break;
@@ -156,7 +171,8 @@ void check_bounds(const Config& config) {
                 break;
             case ValueType::host_port_list: {
                 const auto& list = *std::get<std::vector<HostPort>*>(d.slot(c));
-                REQUIRE(!list.empty(), name + ": empty list");
+                // [] only where the table allows it (admin.listen, tls.listen: that listener is off).
+                REQUIRE(d.may_be_empty || !list.empty(), name + ": empty list");
                 for (std::size_t i = 0; i < list.size(); ++i) {
                     const std::string where = name + "[" + std::to_string(i) + "]";
                     check_host_port(d, list[i], where);
@@ -219,8 +235,10 @@ std::string to_yaml(const Config& config) {
         out += indent + std::string(leaf) + ":";
         if (d.type == ValueType::host_port_list) {
             Config c = config;
-            out += "\n";
-            for (const HostPort& hp : *std::get<std::vector<HostPort>*>(d.slot(c))) {
+            const auto& list = *std::get<std::vector<HostPort>*>(d.slot(c));
+            // An empty list (a listener turned off) as a flow sequence: a block one has no items.
+            out += list.empty() ? " []\n" : "\n";
+            for (const HostPort& hp : list) {
                 out += indent + "  - " + yaml_quoted(format_host_port(hp)) + "\n";
             }
         } else if (d.type == ValueType::network_list) {

@@ -9,7 +9,9 @@
 //
 // Input: one config byte, then actions separated by "\n|", each a letter and its bytes:
 //   c<bytes>  the current client connection sends <bytes>; "$S" becomes the id of the latest
-//             session, "$N" its next sequence number
+//             session, "$N" its next sequence number. A connection whose first byte is RTMP's C0
+//             (0x03, 0x06, 0x08, 0x09) is a native RTMP client: the gateway relays its bytes
+//             through a session of their own, which becomes the latest once the driver knows it
 //   C<k><bytes>  the same, k+1 times over (each time with the next "$N")
 //   n<k>      a new client connection (k picks the peer address), now the current one
 //   u<k>      the k-th connection becomes the current one
@@ -62,6 +64,21 @@
 //    considered, an idle or close adding none); once the loop is quiet and the backend was
 //    never closed, reset or timed out and no byte cap applies, it also holds the bodies of
 //    every number the gateway is known to have applied (no loss);
+//  - native RTMP (a connection whose first byte is RTMP's C0, as proto::classify_first_byte says):
+//    no HTTP reply but the 408 of a header timer that fired before that byte was read; the
+//    gateway makes one native relay session for it (the worker's table names this connection and
+//    transport rtmp) or closes it without a byte (refused at admission, or draining); a native
+//    session is made only for such a connection, at most one each, and its id is never answered
+//    200 by an /open or a tunnel request; once the loop is quiet, a C0 connection the gateway has
+//    read is relayed or closed, and a native client's connection is closed only after its session
+//    has ended. RTMPT's reply and sequence properties skip native sessions;
+//  - the relay: what a native client received is a prefix of what its backend sent, and what the
+//    backend received a prefix of what the client sent from its first byte on; session.max_bytes
+//    bounds each way; once the loop is quiet, a live relay whose backend was never closed, reset
+//    or timed out, with no byte cap, has moved every byte both ways (no loss); and a relay ended
+//    by its backend's end of stream, with nothing else ending it (client close, byte cap, timeout,
+//    janitor, stop), has delivered everything the backend sent before the client's connection
+//    closed (its lingering close);
 //  - the loop settles: no callback keeps being activated while no byte moves (a worker spinning
 //    at 100% CPU), and bytes stop moving within a bound;
 //  - AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer over all of it.
@@ -75,6 +92,7 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -99,12 +117,16 @@
 #include "gateway/logging/logger.hpp"
 #include "gateway/loop/worker.hpp"
 #include "gateway/tunnel/entropy.hpp"
+#include "gateway/tunnel/session_base.hpp"
+#include "gateway/tunnel/transport.hpp"
+#include "proto/first_bytes.hpp"
 #include "proto/http_reply.hpp"
 #include "proto/route.hpp"
 #include "proto/session_id.hpp"
 
 namespace {
 
+using rtmpt::gateway::Transport;
 using rtmpt::proto::HttpStatus;
 using rtmpt::proto::RouteKind;
 
@@ -434,6 +456,12 @@ bool is_polling_byte(unsigned char b) {
     return b == 0x01 || b == 0x03 || b == 0x05 || b == 0x09 || b == 0x11 || b == 0x21;
 }
 
+std::string hex_byte(std::uint8_t b) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "0x%02x", b);
+    return buf;
+}
+
 // ---------------------------------------------------------------------------------------------
 // One input: a Worker, its client connections, its backend connections.
 
@@ -452,6 +480,17 @@ struct Client {
     bool refused_at_accept = false;
     bool timed_out = false;         // a read or write timeout of its socket fired
     bool header_timed_out = false;  // its header timer fired
+    bool closed_by_script = false;  // x: the client closed its end
+    ino_t gateway_ino = 0;          // the gateway's end, told from a later socket on its number
+    // Native RTMP: the first byte sent is RTMP's C0, so the gateway relays instead of parsing.
+    std::optional<std::uint8_t> first_byte;
+    std::optional<std::size_t> session;  // its native relay session, once the driver knows it
+    std::string written;                 // what the gateway was given (kept for a C0 first byte)
+    std::string received;                // what came back, whole (kept for a C0 first byte)
+
+    [[nodiscard]] bool rtmp_first() const {
+        return first_byte && rtmpt::proto::classify_first_byte(*first_byte) == rtmpt::proto::FirstByte::rtmp;
+    }
 };
 
 struct Backend {
@@ -465,6 +504,7 @@ struct Backend {
     bool want_shut = false;
     bool shut = false;
     bool lossy = false;      // closed, reset or timed out: the gateway may drop client bytes
+    bool aborted = false;    // reset or timed out: bytes may be dropped either way
     std::uint16_t port = 0;  // the gateway's end: its local port, our peer's
     int gateway_fd = -1;     // the gateway's end, once found (it may be closed and reused since)
     bool searched = false;   // looked for the gateway's end (once: a socket gone by then is closed)
@@ -476,6 +516,8 @@ struct TrackedSession {
     std::map<std::uint64_t, std::string> bodies;  // seq -> body of its 200 tunnel reply
     std::uint64_t next_seq = 0;                   // for "$N" and the requests built here
     bool opened = false;                          // its /open reply was read
+    bool native = false;                          // a native RTMP relay, not an RTMPT session
+    std::optional<std::size_t> client;            // a native relay's client connection, once known
 };
 
 class Harness;
@@ -522,20 +564,23 @@ class Harness {
         for (Client& c : clients_) c.reading = true;
         for (Backend& b : backends_) b.reading = true;
         settle();
-        for (int waited = 0; waited < kMaxInFlightWaitMs && (backend_bytes_in_flight() || gateway_ready());
+        for (int waited = 0;
+             waited < kMaxInFlightWaitMs && (backend_bytes_in_flight() || gateway_ready() || relay_owes());
              ++waited) {
             usleep(1000);
             settle();
         }
         for (std::size_t i = 0; i < sessions_.size(); ++i) check_session(i);
+        check_native_clients();
     }
 
     // The n-th session id of this input: 16 bytes of n (n >= 256 also marks the last byte).
     bool entropy(std::span<std::uint8_t> out) {
-        // Worker::open_session makes an id, then the session, which connects at once: by the next
-        // id, the previous session's connection is in the accept queue (loopback completes the
-        // handshake inside connect()), so accept order is id order.
+        // Worker::open_session and Worker::open_native make an id, then the session, which
+        // connects at once: by the next id, the previous session's connection is in the accept
+        // queue (loopback completes the handshake inside connect()), so accept order is id order.
         accept_backends();
+        resolve_session();
         REQUIRE(backends_.size() == sessions_.size(),
                 "session " + std::to_string(sessions_.size()) + " made while " +
                     std::to_string(sessions_.size() - backends_.size()) +
@@ -549,8 +594,12 @@ class Harness {
         const std::string id = rtmpt::proto::format_session_id(e);
         REQUIRE(!by_id_.contains(id), "session id made twice: " + id);
         by_id_.emplace(id, n);
-        sessions_.push_back(TrackedSession{id, std::nullopt, {}, 0, false});
+        sessions_.push_back(TrackedSession{id, std::nullopt, {}, 0, false, false, std::nullopt});
         trace("session " + std::to_string(n) + " id " + id);
+        // Which kind it is, and whose, is known once the worker has added it: see resolve_session.
+        unresolved_ = n;
+        native_opened_before_ = native_sessions_opened();
+        native_candidates_ = clients_read_from();
         return true;
     }
 
@@ -558,6 +607,97 @@ class Harness {
     static void close_fd(int& fd) {
         if (fd >= 0) ::close(fd);
         fd = -1;
+    }
+
+    // ----- native relays ----------------------------------------------------------------------
+
+    std::uint64_t native_sessions_opened() {
+        const auto& opened = worker_->counters().transport_sessions;
+        return opened[static_cast<std::size_t>(Transport::rtmp)] +
+               opened[static_cast<std::size_t>(Transport::rtmps)];
+    }
+
+    // Clients that began with RTMP's C0, have no native session yet, and whose first bytes the
+    // gateway has taken from the socket (fewer unread at its end than were written). Made while
+    // a native session's id is made, this holds its client, and more than one only if another
+    // one's connection has just been refused and is not closed yet (libevent frees it later).
+    std::vector<std::size_t> clients_read_from() const {
+        std::vector<std::size_t> out;
+        for (std::size_t i = 0; i < clients_.size(); ++i) {
+            const Client& c = clients_[i];
+            if (!c.rtmp_first() || c.session || c.refused_at_accept) continue;
+            struct stat st {};
+            int unread = 0;
+            if (fstat(c.gateway_fd, &st) != 0 || st.st_ino != c.gateway_ino ||
+                ioctl(c.gateway_fd, SIOCINQ, &unread) != 0)
+                continue;
+            if (c.written.size() > static_cast<std::size_t>(unread)) out.push_back(i);
+        }
+        return out;
+    }
+
+    // The latest id's session has been added to the worker by now (at the next id, or after the
+    // loop turn): exactly one session was added since its id was made, so the worker's count of
+    // native sessions tells its kind. The worker's own table then names a native session's
+    // client (the peer string each connection was accepted with); one that has ended already
+    // (session.max_bytes reached by its first read) is known only if exactly one client was
+    // read from when its id was made, and otherwise goes unchecked: it ended before it could
+    // send its client a byte.
+    void resolve_session() {
+        if (!unresolved_) return;
+        const std::size_t n = *unresolved_;
+        unresolved_.reset();
+        TrackedSession& s = sessions_[n];
+        const std::string what = "session " + std::to_string(n) + " (" + s.id + "): ";
+        const std::uint64_t added = native_sessions_opened() - native_opened_before_;
+        REQUIRE(added <= 1, what + std::to_string(added) + " native sessions counted for one id");
+        s.native = added == 1;
+        std::optional<std::size_t> client;
+        const auto& table = worker_->sessions();
+        if (const auto it = table.find(s.id); it != table.end()) {
+            const rtmpt::gateway::SessionBase& live = *it->second;
+            const bool native = live.transport() == Transport::rtmp || live.transport() == Transport::rtmps;
+            REQUIRE(native == s.native, what + "transport " + std::string(transport_name(live.transport())) +
+                                            ", the worker's counters say otherwise");
+            if (!native) return;
+            for (std::size_t i = 0; i < clients_.size(); ++i) {
+                if (clients_[i].peer == live.client()) client = i;
+            }
+            REQUIRE(client, what + "a native relay for " + live.client() + ", not a client of this input");
+        } else if (s.native && native_candidates_.size() == 1) {
+            client = native_candidates_.front();
+        }
+        if (!s.native) return;
+        if (!client) {
+            trace("session " + std::to_string(n) +
+                  " is a native relay that ended before its client was known");
+            return;
+        }
+        Client& c = clients_[*client];
+        REQUIRE(c.rtmp_first(),
+                what + "a native relay for client " + std::to_string(*client) + ", whose first byte " +
+                    (c.first_byte ? hex_byte(*c.first_byte) : std::string("(none)")) + " is not RTMP's C0");
+        REQUIRE(!c.session, what + "a second native relay for client " + std::to_string(*client) +
+                                " (the first: session " + std::to_string(c.session.value_or(0)) + ")");
+        c.session = n;
+        s.client = *client;
+        latest_ = n;
+        trace("session " + std::to_string(n) + " is the native relay of client " + std::to_string(*client));
+    }
+
+    [[nodiscard]] bool live(const TrackedSession& s) const { return worker_->sessions().contains(s.id); }
+
+    // A live relay whose bytes may all move, with some still to move: worth waiting for at the
+    // end (a segment dropped on loopback waits for TCP's retransmit timer).
+    bool relay_owes() const {
+        for (const TrackedSession& s : sessions_) {
+            if (!s.native || !s.client || !s.backend || cfg_.session.max_bytes != 0 || !live(s)) continue;
+            const Backend& b = backends_[*s.backend];
+            const Client& c = clients_[*s.client];
+            if (!b.lossy && (b.received.size() < c.written.size() || c.received.size() < b.written.size()))
+                return true;
+        }
+        return false;
     }
 
     // ----- the script ------------------------------------------------------------------------
@@ -589,7 +729,10 @@ class Harness {
                 if (Client* c = client()) c->want_shut = true;
                 return;
             case 'x':
-                if (Client* c = client()) close_fd(c->fd);
+                if (Client* c = client()) {
+                    c->closed_by_script = true;
+                    close_fd(c->fd);
+                }
                 return;
             case 'p':
                 if (Client* c = client()) c->reading = !c->reading;
@@ -630,6 +773,7 @@ class Harness {
                     setsockopt(b->fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
                     close_fd(b->fd);
                     b->lossy = true;
+                    b->aborted = true;
                 }
                 return;
             case 'q':
@@ -704,6 +848,8 @@ class Harness {
         if (client() == nullptr) new_client(0);
         Client* c = client();
         if (c == nullptr || c->want_shut) return;
+        // The gateway tells native RTMP from HTTP by the first byte of the connection.
+        if (!c->first_byte && !bytes.empty()) c->first_byte = static_cast<std::uint8_t>(bytes[0]);
         c->out.append(bytes);
         c->mirror->feed(bytes);
     }
@@ -722,6 +868,8 @@ class Harness {
         c.gateway_fd = sv[1];
         c.peer = std::string(kHosts[k % 3]) + ":" + std::to_string(40000 + clients_.size());
         c.mirror = std::make_unique<RequestMirror>(cfg_);
+        struct stat st {};
+        if (fstat(sv[1], &st) == 0) c.gateway_ino = st.st_ino;
         const std::uint64_t refused = worker_->counters().connections_refused;
         worker_->accept(sv[1], c.peer);
         c.refused_at_accept = worker_->counters().connections_refused != refused;
@@ -775,6 +923,7 @@ class Harness {
 
     void pass_time(unsigned mask, unsigned seconds) {
         fire_timeouts(mask);
+        if (mask & (kSessionSweep | kStop)) ended_by_time_ = true;
         if (mask & kSessionSweep) {
             trace("sessions swept " + std::to_string(seconds) + " s later");
             worker_->sweep_sessions(rtmpt::gateway::Clock::now() + std::chrono::seconds(seconds));
@@ -843,11 +992,12 @@ class Harness {
         for (Backend& b : backends_) {
             if (port != 0 && b.port == port) {
                 b.lossy = true;
+                b.aborted = true;
                 return;
             }
         }
         // Unknown: no backend is sure any more.
-        for (Backend& b : backends_) b.lossy = true;
+        for (Backend& b : backends_) b.lossy = b.aborted = true;
     }
 
     // ----- the loop --------------------------------------------------------------------------
@@ -961,6 +1111,8 @@ class Harness {
     // One round of the script's own I/O; true if any byte moved.
     bool io() {
         bool moved = accept_backends();
+        // Before any client byte is read: a native client's bytes are raw once its session is known.
+        resolve_session();
         find_gateway_ends();
         // Half-closes wait for what was sent before them.
         for (Client& c : clients_) {
@@ -1031,10 +1183,19 @@ class Harness {
     bool client_io(std::size_t index, short revents) {
         Client& c = clients_[index];
         bool moved = false;
-        if (revents & (POLLOUT | POLLERR | POLLHUP)) moved |= write_some(c.fd, c.out, nullptr);
+        if (revents & (POLLOUT | POLLERR | POLLHUP))
+            moved |= write_some(c.fd, c.out, c.rtmp_first() ? &c.written : nullptr);
         if (c.reading && (revents & (POLLIN | POLLERR | POLLHUP))) {
+            const std::size_t before = c.in.size();
             const bool ended = read_some(c.fd, c.in, moved);
-            read_replies(index);
+            if (c.rtmp_first()) c.received.append(c.in, before, std::string::npos);
+            // A native relay's bytes are the backend's, checked whole at the end; anything else
+            // is HTTP replies.
+            if (c.session) {
+                c.in.clear();
+            } else {
+                read_replies(index);
+            }
             if (ended) client_ended(index);
         }
         return moved;
@@ -1090,6 +1251,11 @@ class Harness {
         trace("client " + std::to_string(index) + " reply " + std::to_string(i) + ": " +
               std::to_string(r.status) + (r.close ? " close" : "") + " " + shown(r.body, 60));
         REQUIRE(!c.refused_at_accept, what() + "a reply on a connection refused at accept");
+        // A connection that began with RTMP's C0 is not read as HTTP: the one reply it can get is
+        // the 408 of a header timer that fired before the gateway read that byte.
+        REQUIRE(!c.rtmp_first() || r.status == 408, what() +
+                                                        "an HTTP reply on a connection whose first byte " +
+                                                        hex_byte(*c.first_byte) + " is RTMP's C0");
         if (r.close) c.final_reply = true;
 
         if (r.status == 408) {
@@ -1170,6 +1336,7 @@ class Harness {
         REQUIRE(it != by_id_.end(), what() + "an id the gateway did not make");
         TrackedSession& s = sessions_[it->second];
         REQUIRE(!s.opened, what() + "the same id given to two opens");
+        REQUIRE(!s.native, what() + "the id of a native RTMP relay");
         s.opened = true;
         latest_ = it->second;
     }
@@ -1199,6 +1366,7 @@ class Harness {
         REQUIRE(r.status == 200 && r.content_type == cfg_.http.mime_type, what() + "unexpected status");
         const auto it = by_id_.find(req.sid);
         REQUIRE(it != by_id_.end(), what() + "200 for a session the gateway never made");
+        REQUIRE(!sessions_[it->second].native, what() + "200 for a native RTMP relay's id");
         const auto b = static_cast<unsigned char>(r.body[0]);
         if (b == 0) {
             REQUIRE(r.body.size() == 1, what() + "a close reply with bytes after its 0x00");
@@ -1227,9 +1395,19 @@ class Harness {
         trace("client " + std::to_string(index) + " closed by the gateway after " +
               std::to_string(c.replies) + " replies");
         const std::string what = "client " + std::to_string(index) + ": ";
+        if (c.session) {
+            // The relay hands its client connection to the linger set when it ends, which closes it.
+            REQUIRE(!live(sessions_[*c.session]),
+                    what + "closed while its native relay session " + sessions_[*c.session].id + " is live");
+            close_fd(c.fd);
+            return;
+        }
         REQUIRE(c.in.empty() || c.timed_out, what + "the gateway closed inside a reply: " + shown(c.in));
         if (c.refused_at_accept) {
             REQUIRE(c.replies == 0, what + "replies on a connection refused at accept");
+        } else if (c.rtmp_first()) {
+            // Native RTMP refused at admission (caps, draining) is closed without a byte; a 408
+            // before its first byte was read is checked as a reply.
         } else if (!c.timed_out && !c.header_timed_out) {
             // Without a timeout the gateway closes only after saying so, or after the client's own
             // end of stream; either way once every request it read is answered.
@@ -1260,6 +1438,10 @@ class Harness {
     void check_session(std::size_t index) {
         const TrackedSession& s = sessions_[index];
         if (!s.backend) return;
+        if (s.native) {
+            check_relay(s);
+            return;
+        }
         const Backend& b = backends_[*s.backend];
         const auto cands = candidates(s.id);
         const std::string what = "session " + s.id + ": ";
@@ -1311,6 +1493,58 @@ class Harness {
                                           std::to_string(applied.value_or(0)) + " the gateway answered");
     }
 
+    void check_relay(const TrackedSession& s) {
+        const Backend& b = backends_[*s.backend];
+        const std::string what = "native relay session " + s.id + ": ";
+        const std::size_t cap = cfg_.session.max_bytes;
+        REQUIRE(cap == 0 || b.received.size() <= cap,
+                what + "the backend received " + std::to_string(b.received.size()) +
+                    " bytes, session.max_bytes is " + std::to_string(cap));
+        if (!s.client) return;
+        const Client& c = clients_[*s.client];
+        REQUIRE(cap == 0 || c.received.size() <= cap,
+                what + "the client received " + std::to_string(c.received.size()) +
+                    " bytes, session.max_bytes is " + std::to_string(cap));
+        REQUIRE(
+            c.received.size() <= b.written.size() && b.written.compare(0, c.received.size(), c.received) == 0,
+            what + "the client received \"" + shown(c.received) +
+                "\", not the start of what the backend sent \"" + shown(b.written) + "\"");
+        REQUIRE(
+            b.received.size() <= c.written.size() && c.written.compare(0, b.received.size(), b.received) == 0,
+            what + "the backend received \"" + shown(b.received) +
+                "\", not the start of what the client sent \"" + shown(c.written) + "\"");
+        const std::string counts = " (client sent " + std::to_string(c.written.size()) + " and received " +
+                                   std::to_string(c.received.size()) + ", backend sent " +
+                                   std::to_string(b.written.size()) + " and received " +
+                                   std::to_string(b.received.size()) + ")";
+        trace("native relay session " + s.id + (live(s) ? " live" : " ended") + counts);
+        if (live(s) && cap == 0 && !b.lossy) {
+            REQUIRE(b.received.size() == c.written.size() && c.received.size() == b.written.size(),
+                    what + "live, and the loop is quiet with bytes not relayed" + counts);
+        }
+        // Ended by the backend's end of stream and nothing else: the client gets all of it.
+        const bool only_backend_ended = b.shut && !b.aborted && !c.want_shut && !c.closed_by_script &&
+                                        !c.timed_out && !ended_by_time_ && cap == 0;
+        if (!live(s) && only_backend_ended) {
+            REQUIRE(
+                c.received.size() == b.written.size(),
+                what + "ended by its backend's end of stream, the client did not get all it sent" + counts);
+        }
+    }
+
+    // Once the loop is quiet, a connection that began with RTMP's C0 and was read is either
+    // relayed or closed.
+    void check_native_clients() const {
+        for (std::size_t i = 0; i < clients_.size(); ++i) {
+            const Client& c = clients_[i];
+            if (c.fd < 0 || !c.rtmp_first() || c.session || c.written.empty() || c.refused_at_accept ||
+                c.header_timed_out || c.timed_out)
+                continue;
+            fail("client " + std::to_string(i) + ": began with RTMP's C0 " + hex_byte(*c.first_byte) +
+                 ", and the gateway neither relays nor closes it");
+        }
+    }
+
     // Can `received` be the start of the bodies from `base` on, one candidate per number? And do
     // the bodies through `applied` all fit in it?
     static std::pair<bool, bool> walk(std::uint64_t base,
@@ -1352,6 +1586,11 @@ class Harness {
     std::map<std::string, std::size_t> by_id_;
     std::optional<std::size_t> latest_;
     unsigned patterns_ = 0;
+    // The latest id, until its session's kind (and a native one's client) is known.
+    std::optional<std::size_t> unresolved_;
+    std::uint64_t native_opened_before_ = 0;
+    std::vector<std::size_t> native_candidates_;
+    bool ended_by_time_ = false;  // the janitor swept or the worker stopped: sessions may end any way
 };
 
 }  // namespace

@@ -1,16 +1,23 @@
 // libFuzzer driver: arbitrary bytes as what one client connection sends.
 //
-// The bytes go through llhttp set up as gateway/client/http_connection.cpp sets it up (same callbacks,
-// header and body limits from the default config, a pause after a request that is the last on
-// its connection or that fills the pipeline, the paused position drained and parsing resumed),
-// once all at once and once cut into small reads, which must yield the same requests. Each
-// complete request then goes where gateway/loop/worker.cpp sends it: the method check,
-// proto::parse_route, and for tunnel routes a pure model of gateway/tunnel/session.cpp's sequence
+// The first byte decides first, as in gateway/client/http_connection.cpp: RTMP's C0 makes the
+// connection a native relay (gateway/tunnel/native_session.cpp), which parses nothing and answers
+// nothing, its bytes going to the backend unchanged. Any other first byte, and the bytes go through llhttp
+// set up as gateway/client/http_connection.cpp sets it up (same callbacks, header and body limits from the
+// default config, a pause after a request that is the last on its connection or that fills the pipeline, the
+// paused position drained and parsing resumed), once all at once and once cut into small reads, which must
+// yield the same requests. Each complete request then goes where gateway/loop/worker.cpp sends it: the method
+// check, proto::parse_route, and for tunnel routes a pure model of gateway/tunnel/session.cpp's sequence
 // logic (no sockets, no timers: an /idle is answered at once, and the backend echoes what it is
 // sent), built from proto::SequenceWindow, proto::ReplyCache, proto::PollingByte and
 // proto::ReplyBuilder.
 //
 // Properties checked:
+//  - proto::classify_first_byte agrees with an independent reading (0x03, 0x06, 0x08, 0x09 are
+//    RTMP's C0, 0x16 a TLS record, anything else for the HTTP parser) and first_byte_name with it;
+//    an input whose first byte is a C0 goes to the native relay: no HTTP reply, its bytes relayed
+//    unchanged and in order however the reads cut them, and llhttp alone would have refused it
+//    before any request (the sniff takes nothing that HTTP would have served);
 //  - llhttp hands back a paused position inside the bytes it was given; a split read yields the
 //    same requests and the same refusal as one read;
 //  - parse_route agrees with an independent reading of the path; tunnel routes carry a
@@ -44,6 +51,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "proto/first_bytes.hpp"
 #include "proto/http_reply.hpp"
 #include "proto/polling_byte.hpp"
 #include "proto/reply_cache.hpp"
@@ -53,6 +61,7 @@
 
 namespace {
 
+using rtmpt::proto::FirstByte;
 using rtmpt::proto::HttpStatus;
 using rtmpt::proto::Route;
 using rtmpt::proto::RouteKind;
@@ -832,10 +841,72 @@ std::vector<std::size_t> cuts_for(std::string_view input) {
     return cuts;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The first byte: native RTMP or not.
+
+// proto/first_bytes.cpp's rule, read independently: RTMP's C0 is 3 (RTMP) or 6, 8, 9 (RTMPE, as
+// the specification keeps 32..255 out of it and FMS and Wowza take these on their shared ports);
+// 0x16 opens a TLS handshake record; the HTTP parser decides about everything else.
+FirstByte reference_first_byte(std::uint8_t b) {
+    if (b == 0x03 || b == 0x06 || b == 0x08 || b == 0x09) return FirstByte::rtmp;
+    if (b == 0x16) return FirstByte::tls;
+    return FirstByte::other;
+}
+
+std::string_view reference_first_byte_name(FirstByte kind) {
+    return kind == FirstByte::rtmp ? "rtmp" : kind == FirstByte::tls ? "tls" : "other";
+}
+
+// The native outcome. HttpConnection hands the whole first read to the relay session, which puts
+// it before what it reads later: whatever the reads, the backend gets the bytes as sent. Nothing
+// is parsed and nothing is answered, and the sniff must not take a connection that HTTP would
+// have served: llhttp, given the same bytes, refuses them before completing any request.
+void relay_native(std::string_view input, const std::vector<std::size_t>& cuts) {
+    const auto first = static_cast<unsigned char>(input[0]);
+    std::string relayed;
+    std::size_t offset = 0;
+    for (std::size_t turn = 0; offset < input.size(); ++turn) {
+        const std::size_t len = std::min(input.size() - offset, cuts[turn % cuts.size()]);
+        if (turn == 0) {
+            REQUIRE(
+                len > 0 && reference_first_byte(static_cast<std::uint8_t>(input[offset])) == FirstByte::rtmp,
+                "a first read without RTMP's C0 at its start");
+        }
+        relayed.append(input.substr(offset, len));
+        offset += len;
+    }
+    REQUIRE(relayed == input, "the relay's bytes differ from what the client sent");
+    const Reading as_http = Reader().run(input, {});
+    REQUIRE(as_http.refused && as_http.requests.empty() && as_http.limit_status == HttpStatus::ok,
+            "llhttp reads " + std::to_string(as_http.requests.size()) +
+                " request(s) from bytes that begin with RTMP's C0 " + std::to_string(first) +
+                (as_http.refused ? ", and refuses the rest" : ", and refuses nothing"));
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view input(reinterpret_cast<const char*>(data), size);
+
+    if (!input.empty()) {
+        const auto first = static_cast<std::uint8_t>(input[0]);
+        const FirstByte kind = rtmpt::proto::classify_first_byte(first);
+        REQUIRE(kind == reference_first_byte(first),
+                "classify_first_byte(" + std::to_string(first) + ") says " +
+                    std::string(rtmpt::proto::first_byte_name(kind)) + ", the reference " +
+                    std::string(reference_first_byte_name(reference_first_byte(first))));
+        REQUIRE(rtmpt::proto::first_byte_name(kind) == reference_first_byte_name(kind),
+                "first_byte_name misnames " + std::string(reference_first_byte_name(kind)));
+        if (kind == FirstByte::rtmp) {
+            // HttpConnection sniffs the first byte of its first read (any read size holds it).
+            relay_native(input, {input.size()});
+            relay_native(input, cuts_for(input));
+            if (std::getenv("FUZZ_TRACE") != nullptr)
+                std::fprintf(stderr, "native RTMP (first byte 0x%02x): %zu bytes relayed, no HTTP reply\n",
+                             first, input.size());
+            return 0;
+        }
+    }
 
     Reading whole = Reader().run(input, {});
     const Reading split = Reader().run(input, cuts_for(input));

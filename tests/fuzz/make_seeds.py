@@ -190,6 +190,12 @@ seeds["paths"] = b"".join(minimal(p) for p in [
     "/send/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/0", "/send/x/18446744073709551", "/close/x/9999999999999999999",
 ])
 
+# Native RTMP on the same port: a first byte that is RTMP's C0 (0x03, or RTMPE's 0x06) makes the
+# connection a relay, never parsed as HTTP; a tab (0x09, RTMPE's Blowfish C0) before a request too.
+seeds["native_rtmp"] = rtmp_c0c1() + rtmp_c2_and_connect()
+seeds["native_rtmpe"] = b"\x06" + bytes(rng.randrange(256) for _ in range(1536))
+seeds["native_tab"] = b"\x09" + minimal("/open/1")
+
 os.makedirs(OUT, exist_ok=True)
 for name, data in seeds.items():
     with open(os.path.join(OUT, name + ".http"), "wb") as f:
@@ -216,6 +222,25 @@ def raw(data):
 
 def repeat(times, data):
     return b"C" + bytes([times - 1]) + data
+
+
+def rtmp_bytes(n, salt):
+    # Native RTMP bytes for a script: no "\n" (it could end the action) and no "$" (a substitution).
+    out = bytearray()
+    i = 0
+    while len(out) < n:
+        b = (salt * 131 + i * 7 + (i >> 8)) & 0xFF
+        i += 1
+        if b not in (0x0A, 0x24):
+            out.append(b)
+    return bytes(out)
+
+
+# A native client's handshake (C0 and C1, 1537 bytes: its handshake deadline's amount) and a
+# server's answer (S0, S1, S2).
+C0C1 = b"\x03" + b"\x00" * 8 + rtmp_bytes(1528, 1)
+S0S1S2 = b"\x03" + b"\x00" * 8 + rtmp_bytes(3064, 2)
+B = "AQEBAQEBAQEBAQEBAQEBAQ"  # the second session of every input (16 bytes of 1)
 
 
 gw_seeds = {}
@@ -335,8 +360,52 @@ gw_seeds["close_before_connect"] = gw(0,
 gw_seeds["send_before_connect"] = gw(0,
     raw(minimal("/open/1") + minimal(f"/send/{A}/0", b"\x03early") + minimal(f"/idle/{A}/1")), b"i")
 
+# Native RTMP on the gateway's port (a connection whose first byte is RTMP's C0): a relay both
+# ways, the handshake and a connect, the backend answering as told, then echoing.
+gw_seeds["native_relay"] = gw(NO_ECHO,
+    raw(C0C1), b"b" + S0S1S2, raw(rtmp_bytes(1536, 3) + b"\x03\x00\x00\x00\x00\x00\x20\x14"),
+    b"b\x02\x00\x00\x00\x00\x00\x04\x05\x00\x4c\x4b\x40_result", b"e", raw(rtmp_bytes(300, 4)))
+# Beside an RTMPT session on another connection: each its own backend; a tunnel request naming the
+# relay's id is unknown.
+gw_seeds["native_beside_rtmpt"] = gw(0,
+    b"o", b"s\x03abc", b"n\x01", raw(C0C1), b"bS0", b"u\x00", b"w\x00", b"i",
+    raw(minimal(f"/send/{B}/0", b"\x03x") + minimal(f"/close/{B}")), b"bdata", b"i",
+    b"u\x01", b"w\x01", raw(rtmp_bytes(64, 5)), b"u\x00", b"w\x00", b"k")
+# RTMPE's C0s, each on a connection of its own.
+gw_seeds["native_rtmpe"] = gw(0,
+    raw(b"\x06" + rtmp_bytes(1536, 6)), b"n\x01", raw(b"\x08" + rtmp_bytes(40, 7)),
+    b"n\x02", raw(b"\x09POST /open/1 HTTP/1.1\r\nContent-Length: 1\r\n\r\n\x00"))
+# session.max_bytes (3000), exact both ways: the backend's 3072 bytes stop at 3000; then another
+# client's second send crosses it upstream.
+gw_seeds["native_byte_cap"] = gw(NO_ECHO | BYTE_CAP,
+    raw(C0C1), b"B\x0b", b"n\x01", raw(C0C1), b"b" + S0S1S2[:100], raw(rtmp_bytes(1600, 8)))
+# The backend ends its stream while the client is not reading, past the queue: everything still
+# reaches the client before its connection closes. Another backend resets mid-stream.
+gw_seeds["native_backend_closes"] = gw(NO_ECHO,
+    raw(C0C1), b"B\x07", b"p", b"B\x3f", b"f", b"p",
+    b"n\x01", raw(C0C1), b"bS0S1", b"q", raw(rtmp_bytes(100, 9)), b"r")
+# Backpressure both ways: the backend stops reading under 64 KiB, the client under 32 KiB.
+gw_seeds["native_congested"] = gw(NO_ECHO,
+    raw(C0C1), b"q", repeat(32, rtmp_bytes(2048, 10)), b"p", b"B\x7f", b"q", b"p")
+# The client half-closes (its bytes still reach the backend), or closes.
+gw_seeds["native_client_ends"] = gw(0, raw(C0C1), b"h", b"n\x01", raw(C0C1), b"bxyz", b"x")
+# Admission: past max_sessions_per_client the connection is closed without a byte; a relay ends at
+# the stop, and one after it is refused as draining.
+gw_seeds["native_refused"] = gw(PER_CLIENT,
+    b"o", b"o", b"n\x00", raw(C0C1), b"n\x01", raw(C0C1), b"t\x80", b"n\x02", raw(b"\x03"))
+# The janitor: the handshake deadline (1 byte by 10 s), idle (no byte either way for 30 s),
+# lifetime (40 s).
+gw_seeds["native_timeouts"] = gw(LIFETIME,
+    raw(b"\x03"), b"t\x40\x0b", b"n\x01", raw(C0C1), b"t\x40\x0b", b"t\x40\x1f",
+    b"n\x02", raw(C0C1), b"bhello", b"t\x40\x29")
+# A header timer fires before the first byte is read (the connection is refused or closed), then
+# the client speaks RTMP, too late.
+gw_seeds["native_after_header_timer"] = gw(0, b"n", b"p", b"t\x01", raw(C0C1), b"p")
+
 # Inputs the fuzzer itself found and that were checked in as they were: not written here, kept.
-FOUND_BY_FUZZING = {"open_after_stop.gw", "parked_queue_full.gw"}
+# native_after_http.gw: a native client (first byte 0x09) after an HTTP one, from before the driver
+# knew native RTMP.
+FOUND_BY_FUZZING = {"open_after_stop.gw", "parked_queue_full.gw", "native_after_http.gw"}
 
 if os.path.isdir(GW_OUT):
     for old in os.listdir(GW_OUT):
