@@ -570,15 +570,21 @@ void HttpConnection::on_tls_event(short what) {
     }
     if ((what & BEV_EVENT_EOF) && tls_ready_) {
         // Parse what was decrypted before the end, then answer and close as a plain FIN does.
+        // On a later turn: libevent 2.1 reports the end before it commits the bytes read with it.
         tls_eof_ = true;
-        read_from_client(EV_READ);
+        // libevent stops both events at a TLS end: replies still owed need the write (and its
+        // deadline) armed again.
+        if (evbuffer_get_length(bufferevent_get_output(bev_.get())) != 0)
+            bufferevent_enable(bev_.get(), EV_WRITE);
+        event_active(read_event_.get(), EV_READ, 0);
         return;
     }
+    tls_broken_ = true;
     // The OpenSSL reason, if there is one: what the client did wrong, for the log and a counter.
     // libevent stores SSL_get_error()'s small code beside the queued library errors: skip it.
     unsigned long code = 0;
     for (unsigned long e; (e = bufferevent_get_openssl_error(bev_.get())) != 0;) {
-        if (code == 0 && ERR_GET_LIB(e) != 0) code = e;
+        if (code == 0 && ERR_GET_LIB(e) == ERR_LIB_SSL) code = e;
     }
     const char* reason = code != 0 ? ERR_reason_error_string(code) : nullptr;
     const std::string why = reason != nullptr ? reason : (what & BEV_EVENT_EOF) ? "closed" : "socket error";
@@ -586,6 +592,13 @@ void HttpConnection::on_tls_event(short what) {
         switch (code != 0 ? ERR_GET_REASON(code) : 0) {
             case 0:
             case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+                // A TCP probe (a load balancer's check, a port scan) sends nothing: not worth a line each.
+                if (BIO_number_read(SSL_get_rbio(bufferevent_openssl_get_ssl(bev_.get()))) == 0) {
+                    ++worker_.counters().tls_failed_closed;
+                    worker_.log().debug("tls client=" + peer_ + " closed before sending a byte");
+                    close_now("closed before the TLS handshake");
+                    return;
+                }
                 tls_handshake_failed("closed", "the client closed during the TLS handshake");
                 return;
             case SSL_R_HTTP_REQUEST:
@@ -651,7 +664,7 @@ void HttpConnection::close_now(std::string_view why) {
     worker_.log().debug("http client=" + peer_ + " connection closed: " + std::string(why));
     stop_reading();
     // TLS's close_notify, best effort: a client that reads on sees an end, not a truncation.
-    if (tls_ && tls_ready_) (void)SSL_shutdown(bufferevent_openssl_get_ssl(bev_.get()));
+    if (tls_ && tls_ready_ && !tls_broken_) (void)SSL_shutdown(bufferevent_openssl_get_ssl(bev_.get()));
     bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
     bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
     evtimer_del(header_timer_.get());

@@ -121,9 +121,10 @@ class HttpConnection {
                            // Under TLS the bufferevent reads, and this only wakes us to parse more.
     const bool tls_;
     const TlsContextPtr tls_context_;
-    bool tls_ready_ = false;  // the TLS handshake is done
-    bool tls_eof_ = false;    // the TLS stream has ended; what is buffered is still to be parsed
-    bool sniffed_ = false;    // the first bytes have been looked at: HTTP from here on
+    bool tls_ready_ = false;   // the TLS handshake is done
+    bool tls_eof_ = false;     // the TLS stream has ended; what is buffered is still to be parsed
+    bool tls_broken_ = false;  // a TLS error: no close_notify may follow it
+    bool sniffed_ = false;     // the first bytes have been looked at: HTTP from here on
     llhttp_t parser_{};
     State state_ = State::reading;
     bool parsing_ = false;

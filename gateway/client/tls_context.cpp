@@ -45,7 +45,9 @@ std::variant<SSL_CTX*, std::string> make_context(const std::string& certificate_
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     // No compression (CRIME), no renegotiation (a client-driven CPU cost, and a past source of
     // bugs); the client's cipher preference, as Mozilla's intermediate profile says.
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    // A close without TLS's close_notify is how ffmpeg and most clients end: an end of stream,
+    // not an error (OpenSSL 3 reports it as one otherwise, and libevent 2.1 passes that on).
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_clear_options(ctx, SSL_OP_ALLOW_CLIENT_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     if (SSL_CTX_set_cipher_list(ctx, kCiphers12) != 1) {
         return "cannot set the TLS cipher list: " + take_tls_error("no cipher");
@@ -55,9 +57,10 @@ std::variant<SSL_CTX*, std::string> make_context(const std::string& certificate_
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     static constexpr unsigned char kSessionContext[] = "rtmpt-gateway";
     SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
-    // Writes may be partial and retried from a moved buffer: the bufferevent layer does both.
-    SSL_CTX_set_mode(
-        ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+    // No SSL_MODE_ENABLE_PARTIAL_WRITE: libevent 2.1 hands SSL_write several pieces of its output
+    // in turn and drains what was written from the front, so a piece written in part would have
+    // the next piece's bytes sent before its rest (bytes reordered). Whole writes keep the order.
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 
     if (SSL_CTX_use_certificate_chain_file(ctx, certificate_file.c_str()) != 1) {
         return certificate_file +

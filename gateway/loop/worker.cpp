@@ -173,7 +173,13 @@ void Worker::reload() {
     // (certbot) replaces the files and ends in a reload. New connections get the new pair; live
     // ones keep theirs. A pair that does not load refuses the whole reload.
     TlsContextPtr next_tls = tls_;
-    if (!tls_listeners_.empty()) {
+    if (!tls_listeners_.empty() && next.tls.certificate.empty()) {
+        // The tls section was taken out: its listeners stay until a restart (tls.listen is read
+        // at start only), and so does the pair they serve.
+        log_.warn(
+            "reload: tls.certificate is empty but TLS listeners stay until a restart; they keep "
+            "the running certificate");
+    } else if (!tls_listeners_.empty()) {
         next_tls = load_tls(next.tls, "reload refused");
         if (!next_tls) {
             ++counters_.reloads_failed;

@@ -47,8 +47,11 @@ void LingerSet::on_event(bufferevent* bev, short what, void* arg) {
         reset_on_close(bufferevent_getfd(bev));
     }
     if ((what & BEV_EVENT_EOF) && evbuffer_get_length(bufferevent_get_output(bev)) != 0) {
-        // The backend stopped sending but may still read: finish writing first.
+        // The peer stopped sending but may still read: finish writing first. Enabling writes
+        // again matters for a TLS bufferevent: libevent stops both of its events on a TLS end of
+        // stream, and only an enable re-arms the write (and its deadline).
         bufferevent_disable(bev, EV_READ);
+        bufferevent_enable(bev, EV_WRITE);
         return;
     }
     // End of stream after ours, an error, or the deadline: nothing more can be delivered.

@@ -2,6 +2,9 @@
 
 #include "gateway/loop/worker.hpp"
 
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+
 #include <algorithm>
 
 namespace rtmpt::gateway {
@@ -23,6 +26,7 @@ NativeSession::NativeSession(Worker& worker, std::string id, std::string client,
       backend_(*this, worker.base(), worker.dns(), snapshot_->config.backend,
                snapshot_->config.session.queue_max_bytes, worker.backend_scratch()),
       client_(std::move(client_connection)),
+      client_done_(event_new(worker.base(), -1, 0, &NativeSession::on_client_done, this)),
       first_bytes_(first_bytes) {}
 
 NativeSession::~NativeSession() = default;
@@ -130,17 +134,29 @@ void NativeSession::on_client_write(bufferevent*, void* arg) {
     static_cast<NativeSession*>(arg)->pump_down();
 }
 
-void NativeSession::on_client_event(bufferevent*, short what, void* arg) {
+void NativeSession::on_client_event(bufferevent* bev, short what, void* arg) {
     auto* self = static_cast<NativeSession*>(arg);
     if (what & BEV_EVENT_EOF) {
-        // The client is done: what it sent goes to the backend (the link flushes it on close).
-        self->pump_up();
-        self->end(CloseReason::client_close);
+        // The client is done: what it sent goes to the backend (the link flushes it on close), on
+        // a later turn, since libevent 2.1 reports a TLS end before it commits the bytes read with it.
+        event_active(self->client_done_.get(), 0, 0);
         return;
     }
-    const int error = EVUTIL_SOCKET_ERROR();
-    self->end(CloseReason::client_close,
-              std::string("connection error: ") + evutil_socket_error_to_string(error));
+    // Under TLS the reason is OpenSSL's; errno may be stale.
+    std::string why = "connection error: ";
+    unsigned long tls_error = 0;
+    for (unsigned long e; (e = bufferevent_get_openssl_error(bev)) != 0;) {
+        if (tls_error == 0 && ERR_GET_LIB(e) == ERR_LIB_SSL) tls_error = e;
+    }
+    const char* reason = tls_error != 0 ? ERR_reason_error_string(tls_error) : nullptr;
+    why += reason != nullptr ? reason : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
+    self->end(CloseReason::client_close, why);
+}
+
+void NativeSession::on_client_done(evutil_socket_t, short, void* arg) {
+    auto* self = static_cast<NativeSession*>(arg);
+    self->pump_up();
+    self->end(CloseReason::client_close);
 }
 
 void NativeSession::on_backend_connected() {

@@ -51,6 +51,7 @@ class NativeSession final : public SessionBase, private BackendEvents {
     static void on_client_read(bufferevent* bev, void* arg);
     static void on_client_write(bufferevent* bev, void* arg);
     static void on_client_event(bufferevent* bev, short what, void* arg);
+    static void on_client_done(evutil_socket_t, short, void* arg);
 
     // Client bytes to the backend, while it takes them; reading the client stops while it does not.
     void pump_up();
@@ -67,6 +68,7 @@ class NativeSession final : public SessionBase, private BackendEvents {
     State state_ = State::open;
     BackendLink backend_;
     BufferEventPtr client_;
+    EventPtr client_done_;  // the client's end of stream, handled on the next turn of the loop
     std::string first_bytes_;
     std::optional<CloseReason> backend_end_;
     std::string backend_detail_;

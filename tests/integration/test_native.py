@@ -256,6 +256,30 @@ class FirstBytesTest(NativeTestCase):
         self.assertEqual((stats["first_bytes_timeouts"], stats["sessions_opened"]), (1, 0), (stats, line))
 
 
+class RtmpsStreamTest(NativeTestCase):
+    def test_a_backend_stream_arrives_in_order_over_tls(self):
+        """The backend streams 2 MiB at once; the rtmps client gets exactly those bytes, in order (libevent
+        writes several output blocks per turn: a partly written TLS record must not let the next one
+        overtake it)."""
+        import shutil
+        import tempfile
+        from lib import tls_certs
+        certs = tempfile.mkdtemp(prefix="rtmpt-tls-")
+        self.addCleanup(shutil.rmtree, certs, True)
+        ca = tls_certs.make_ca(certs)
+        chain, key = tls_certs.make_leaf(certs)
+        stream = bytes((i * 7 + i // 251) % 256 for i in range(2 * 1024 * 1024))
+        self.start(backend=ScriptedBackend(after_bytes=(len(C0C1), stream)), tls__listen='["127.0.0.1:0"]',
+                   tls__certificate=q(chain), tls__key=q(key))
+        port = int(self.gw.wait_for_log(r"listening for TLS on (\S+):(\d+)").group(2))
+        sock = ssl.create_default_context(cafile=ca).wrap_socket(self.native(port), server_hostname="localhost")
+        sock.sendall(C0C1)
+        got = self.read_exactly(sock, len(stream), timeout=20)
+        self.assertEqual(len(got), len(stream))
+        first_bad = next((i for i, (a, b) in enumerate(zip(got, stream)) if a != b), None)
+        self.assertIsNone(first_bad, f"bytes differ from offset {first_bad}")
+
+
 class NativeDrainTest(NativeTestCase):
     def test_native_open_refused_while_draining(self):
         self.start(backend=ScriptedBackend(echo=True), process__shutdown_timeout=q("30s"))
@@ -290,7 +314,8 @@ class RtmpsTest(NativeTestCase):
         port = int(self.gw.wait_for_log(r"listening for TLS on (\S+):(\d+)").group(2))
         ctx = ssl.create_default_context(cafile=ca)
         sock = ctx.wrap_socket(self.native(port), server_hostname="localhost")
-        payload = C0C1 + b"x" * 70000  # several TLS records
+        # Patterned, and more than one TLS record and one output block: reordered bytes would show.
+        payload = C0C1 + bytes(i % 251 for i in range(300 * 1024))
         sock.sendall(payload)
         self.assertEqual(self.read_exactly(sock, len(payload), timeout=10), payload)
         self.assertEqual([r["transport"] for r in self.sessions_page()], ["rtmps"])

@@ -112,6 +112,32 @@ class TlsTunnelTest(TlsTestCase):
         self.assertEqual(end["reason"], "client close")
         self.assertEqual(self.metric("tls_handshakes_total"), 1)
 
+    def test_pipelined_full_replies_arrive_in_order(self):
+        """A backend with 1 MiB ready and six idles pipelined over TLS: every reply is full, and their bytes
+        are the backend's stream in order (several replies queued at once must not overtake each other)."""
+        stream = bytes((i * 13 + i // 251) % 256 for i in range(1024 * 1024))
+        self.start_tls(backend=ScriptedBackend(after_bytes=(1, stream)), session__idle_hold=q("0ms"),
+                       session__coalesce_wait=q("0ms"))
+        conn = self.tls_connect()
+        session, resp = open_session(conn, b"\x00", 0)
+        self.assertOk(resp)
+        self.assertReply(session.send(b"\x03"))
+        self.backend.wait_for_connection().wait_sent(timeout=10)
+        got = bytearray()
+        deadline = time.monotonic() + 20
+        while len(got) < len(stream):
+            self.assertLess(time.monotonic(), deadline, f"{len(got)} of {len(stream)} bytes")
+            seqs = [session.seq + k for k in range(6)]
+            session.seq += 6
+            conn.send_pipelined([(f"/idle/{session.sid}/{n}", b"\x00") for n in seqs])
+            for _ in seqs:
+                r = conn.read_response(timeout=10)
+                self.assertReply(r)
+                got += r.data
+        self.assertEqual(len(got), len(stream))
+        first_bad = next((i for i, (a, b) in enumerate(zip(got, stream)) if a != b), None)
+        self.assertIsNone(first_bad, f"bytes differ from offset {first_bad}")
+
     def test_plain_and_tls_listeners_side_by_side(self):
         """The plain listener still speaks plain HTTP; a session opened over TLS continues over plain HTTP."""
         self.start_tls(session__idle_hold=q("0ms"))
