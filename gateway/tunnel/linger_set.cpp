@@ -46,7 +46,9 @@ void LingerSet::on_event(bufferevent* bev, short what, void* arg) {
     if (what & BEV_EVENT_TIMEOUT) {
         reset_on_close(bufferevent_getfd(bev));
     }
-    if ((what & BEV_EVENT_EOF) && evbuffer_get_length(bufferevent_get_output(bev)) != 0) {
+    // An end met while writing (libevent reports a TLS peer's reset so) means no byte more gets out.
+    if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_WRITING) &&
+        evbuffer_get_length(bufferevent_get_output(bev)) != 0) {
         // The peer stopped sending but may still read: finish writing first. Enabling writes
         // again matters for a TLS bufferevent: libevent stops both of its events on a TLS end of
         // stream, and only an enable re-arms the write (and its deadline).
