@@ -280,6 +280,56 @@ class RtmpsStreamTest(NativeTestCase):
         self.assertIsNone(first_bad, f"bytes differ from offset {first_bad}")
 
 
+    def test_a_player_that_closes_politely_mid_stream_leaves_nothing_behind(self):
+        """An rtmps player sends TLS's close_notify while the backend still streams, then closes with bytes
+        unread (the kernel answers with a reset). Its connection and its backend's go within their linger
+        limit (5 s): no descriptor is left behind."""
+        import shutil
+        import tempfile
+        from lib import tls_certs
+        certs = tempfile.mkdtemp(prefix="rtmpt-tls-")
+        self.addCleanup(shutil.rmtree, certs, True)
+        ca = tls_certs.make_ca(certs)
+        chain, key = tls_certs.make_leaf(certs)
+        self.start(backend=ScriptedBackend(after_bytes=(len(C0C1), bytes(32 << 20))), tls__listen='["127.0.0.1:0"]',
+                   tls__certificate=q(chain), tls__key=q(key))
+        port = int(self.gw.wait_for_log(r"listening for TLS on (\S+):(\d+)").group(2))
+        raw = self.native(port)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ssl.create_default_context(cafile=ca).wrap_bio(incoming, outgoing, server_hostname="localhost")
+
+        def pump(timeout=5.0):
+            if outgoing.pending:
+                raw.sendall(outgoing.read())
+            raw.settimeout(timeout)
+            data = raw.recv(65536)
+            incoming.write(data) if data else incoming.write_eof()
+
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pump()
+        tls.write(C0C1)
+        raw.sendall(outgoing.read())
+        pump()  # some of the stream, then the gateway's queue to us fills
+        self.wait_metric('transport_bytes_total{transport="rtmps",direction="down"}', 1)
+        try:
+            tls.unwrap()  # close_notify
+        except (ssl.SSLWantReadError, ssl.SSLError):
+            pass
+        raw.sendall(outgoing.read())
+        raw.close()
+        end = self.session_end(timeout=10)
+        self.assertEqual(end["reason"], "client close", end["line"])
+        deadline = time.monotonic() + 10
+        while self.metric("backend_lingering") > 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.metric("backend_lingering"), 0, "a closed client's connection is still held")
+
+
 class NativeDrainTest(NativeTestCase):
     def test_native_open_refused_while_draining(self):
         self.start(backend=ScriptedBackend(echo=True), process__shutdown_timeout=q("30s"))
