@@ -1,13 +1,17 @@
 /*
  * rtmpt-load: a load generator for RTMPT (RTMP tunnelled in HTTP) gateways, and the backend it
- * needs.  C11, libc only: one thread, epoll, non-blocking sockets.
+ * needs.  C11, libc, plus OpenSSL (libssl) for --tls: one thread, epoll, non-blocking sockets.
  *
  * Client:  rtmpt-load --url http://127.0.0.1:PORT --mode idle|echo|download|static
- *                     --sessions N --duration S [options]
+ *                     --sessions N --duration S [--tls [--sni NAME]] [options]
  * Backend: rtmpt-load --backend PORT --backend-mode echo|source|sink
  *
  * Every session has its own keep-alive TCP connection and exactly one request in flight; the
- * next request is written as soon as the previous reply is complete.  See bench/README.md.
+ * next request is written as soon as the previous reply is complete.  With --tls (RTMPTS, or
+ * HTTPS in static mode) every connection starts with a full TLS handshake (no resumption, no
+ * certificate verification); --new-connection-per-request (static mode) closes the connection
+ * after each reply and opens a new one, so that each request costs a connection and, with
+ * --tls, a handshake.  See bench/README.md.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* accept4, memmem, strcasestr */
@@ -15,6 +19,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -31,6 +36,12 @@
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #define PATTERN_MOD 251         /* byte at stream offset o is (o % 251) */
 #define RBUF_SIZE (256 * 1024)  /* one shared receive buffer */
@@ -321,8 +332,13 @@ enum req { R_NONE, R_OPEN, R_IDLE, R_SEND, R_STATIC };
 struct sess {
     int fd;           /* -1: not connected (waiting to (re)start) */
     uint32_t gen;     /* bumped at every new connection: stale epoll events are ignored */
-    int connected;    /* TCP connect finished */
+    int tcp_up;       /* TCP connect finished */
+    int connected;    /* requests may be written: TCP connect (and, with --tls, handshake) done */
     int want_out;     /* EPOLLOUT is in the interest set */
+    SSL *ssl;         /* --tls: this connection's TLS state, NULL before the TCP connect is done */
+    int hs_want_out;  /* --tls: the handshake, */
+    int wr_want_out;  /* the last SSL_write */
+    int rd_want_out;  /* or the last SSL_read waits for the socket to take bytes */
     int opening;      /* counted in g_opening */
     uint64_t restart_at;
 
@@ -357,6 +373,10 @@ struct opts {
     int n_cpu_pids;
     int verify;
     int static_get;
+    int tls;                /* --tls: TLS on every connection */
+    int new_conn;           /* --new-connection-per-request: static mode, one request per connection */
+    char sni[256];          /* --sni: server name sent in the ClientHello */
+    char static_path[PATH_PREFIX_MAX + 1]; /* --static-path: static mode's request target */
     char host[256]; /* Host header */
     char prefix[PATH_PREFIX_MAX + 1];
     struct sockaddr_storage addr;
@@ -367,15 +387,17 @@ static struct opts O;
 static struct sess *S;
 static int g_ep;
 static unsigned char *g_rbuf;
+static SSL_CTX *g_ssl_ctx;
 
 enum phase { P_OPEN, P_WARMUP, P_MEASURE, P_DONE };
 static enum phase g_phase;
 static int g_opening, g_started;
 
 /* Counted in the measured window only. */
-static uint64_t w_replies, w_sends, w_idles, w_down, w_up, w_body;
+static uint64_t w_replies, w_sends, w_idles, w_down, w_up, w_body, w_connects, w_handshakes;
 /* Counted over the whole run. */
-static uint64_t g_errors, g_opened, g_open_fail, g_reconnects, g_closed_by_server;
+static uint64_t g_errors, g_opened, g_open_fail, g_reconnects, g_closed_by_server, g_handshakes, g_hs_failed;
+static int g_tls_described; /* the first handshake's protocol, cipher and group are printed */
 
 static void sess_connect(struct sess *s);
 static void sess_next(struct sess *s);
@@ -383,11 +405,16 @@ static void sess_fail(struct sess *s, const char *fmt, ...) __attribute__((forma
 
 static void sess_drop_fd(struct sess *s)
 {
+    if (s->ssl) {
+        SSL_free(s->ssl);
+        s->ssl = NULL;
+    }
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
     s->gen++;
-    s->connected = s->want_out = 0;
+    s->tcp_up = s->connected = s->want_out = 0;
+    s->hs_want_out = s->wr_want_out = s->rd_want_out = 0;
     s->req = R_NONE;
     s->out_len = s->out_off = 0;
     s->head_len = 0;
@@ -435,9 +462,66 @@ static void watch(struct sess *s, int want_out)
         s->want_out = want_out;
 }
 
+/* The reason of the first error in OpenSSL's queue (the queue is cleared), or `fallback`. */
+static const char *tls_error(const char *fallback)
+{
+    unsigned long e = ERR_get_error();
+    ERR_clear_error();
+    const char *r = e ? ERR_reason_error_string(e) : NULL;
+    return r ? r : fallback;
+}
+
+/* Why an SSL_* call failed with SSL_get_error() code `e`. */
+static const char *tls_why(int e)
+{
+    int err = errno;
+    if (e == SSL_ERROR_ZERO_RETURN)
+        return "connection closed by the server";
+    if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
+        return err ? strerror(err) : "connection closed by the server";
+    return tls_error("TLS error");
+}
+
+/* --tls: EPOLLOUT is watched while the handshake, a write or a read waits for the socket to take
+ * bytes (OpenSSL may need to write while reading and the reverse). */
+static void tls_interest(struct sess *s)
+{
+    int w = s->hs_want_out || s->wr_want_out || s->rd_want_out;
+    if (w != s->want_out)
+        watch(s, w);
+}
+
+/* --tls: writes what is pending through SSL_write; returns 0, or -1 if the session failed. */
+static int sess_flush_tls(struct sess *s)
+{
+    while (s->out_off < s->out_len) {
+        size_t left = s->out_len - s->out_off;
+        ERR_clear_error();
+        int w = SSL_write(s->ssl, s->out + s->out_off, left > INT_MAX ? INT_MAX : (int)left);
+        if (w > 0) {
+            s->out_off += (size_t)w; /* SSL_MODE_ENABLE_PARTIAL_WRITE: may be part of it */
+            continue;
+        }
+        int e = SSL_get_error(s->ssl, w);
+        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+            /* Retried with the same bytes on the next event of the connection. */
+            s->wr_want_out = e == SSL_ERROR_WANT_WRITE;
+            tls_interest(s);
+            return s->fd < 0 ? -1 : 0;
+        }
+        sess_fail(s, "TLS write: %s", tls_why(e));
+        return -1;
+    }
+    s->wr_want_out = 0;
+    tls_interest(s);
+    return s->fd < 0 ? -1 : 0;
+}
+
 /* Writes what is pending; returns 0, or -1 if the session failed. */
 static int sess_flush(struct sess *s)
 {
+    if (s->ssl)
+        return sess_flush_tls(s);
     while (s->out_off < s->out_len) {
         ssize_t w = send(s->fd, s->out + s->out_off, s->out_len - s->out_off, MSG_NOSIGNAL);
         if (w < 0) {
@@ -476,7 +560,10 @@ static void sess_request(struct sess *s, enum req r)
         body = O.payload;
         break;
     default:
-        snprintf(path, sizeof path, "%s/", O.prefix);
+        if (O.static_path[0])
+            snprintf(path, sizeof path, "%s", O.static_path);
+        else
+            snprintf(path, sizeof path, "%s/", O.prefix);
         if (O.static_get) {
             verb = "GET";
             body = 0;
@@ -529,6 +616,79 @@ static void sess_next(struct sess *s)
     }
 }
 
+/* --tls: the connection's handshake goes on (or starts): it sends, or waits for, the next flight. */
+static void sess_handshake(struct sess *s)
+{
+    ERR_clear_error();
+    int rc = SSL_do_handshake(s->ssl);
+    if (rc != 1) {
+        int e = SSL_get_error(s->ssl, rc);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            s->hs_want_out = e == SSL_ERROR_WANT_WRITE;
+            tls_interest(s);
+            return;
+        }
+        g_hs_failed++;
+        sess_fail(s, "TLS handshake: %s", tls_why(e));
+        return;
+    }
+    s->hs_want_out = 0;
+    s->connected = 1;
+    g_handshakes++;
+    if (g_phase == P_MEASURE)
+        w_handshakes++;
+    if (!g_tls_described) {
+        /* Once per run: what was negotiated, so that the output says what was measured. */
+        g_tls_described = 1;
+        long nid = SSL_get_negotiated_group(s->ssl); /* a macro over SSL_ctrl: long */
+        const char *group = nid <= 0 || nid > INT_MAX || (nid & TLSEXT_nid_unknown) ? "unknown" : OBJ_nid2sn((int)nid);
+        X509 *cert = SSL_get0_peer_certificate(s->ssl);
+        EVP_PKEY *key = cert ? X509_get0_pubkey(cert) : NULL;
+        printf("tls: %s %s group %s, server key %s %d bits, sni %s\n", SSL_get_version(s->ssl),
+               SSL_get_cipher_name(s->ssl), group ? group : "unknown",
+               key && EVP_PKEY_get0_type_name(key) ? EVP_PKEY_get0_type_name(key) : "unknown",
+               key ? EVP_PKEY_get_bits(key) : 0, O.sni[0] ? O.sni : "(none)");
+        fflush(stdout);
+    }
+    /* The request queued at connect time goes out now. */
+    sess_flush(s);
+}
+
+/* The TCP connect is done: the queued request goes out, or, with --tls, the handshake starts.
+ * Returns 0, or -1 if the session failed. */
+static int sess_tcp_up(struct sess *s)
+{
+    s->tcp_up = 1;
+    /* A request's latency runs from here: with --tls it includes the handshake. */
+    s->t_req = now_us();
+    if (g_phase == P_MEASURE)
+        w_connects++;
+    if (!O.tls) {
+        s->connected = 1;
+        return sess_flush(s);
+    }
+    uint32_t gen = s->gen;
+    s->ssl = SSL_new(g_ssl_ctx);
+    if (!s->ssl || SSL_set_fd(s->ssl, s->fd) != 1 || (O.sni[0] && SSL_set_tlsext_host_name(s->ssl, O.sni) != 1)) {
+        sess_fail(s, "TLS setup: %s", tls_error("out of memory"));
+        return -1;
+    }
+    SSL_set_connect_state(s->ssl);
+    sess_handshake(s);
+    return s->gen == gen ? 0 : -1;
+}
+
+/* --tls: the connection ends with a close_notify alert (as a well-behaved client does), written
+ * if the socket takes it; nothing is waited for. */
+static void sess_tls_goodbye(struct sess *s)
+{
+    if (s->ssl && s->connected) {
+        ERR_clear_error();
+        SSL_shutdown(s->ssl);
+        ERR_clear_error();
+    }
+}
+
 static void sess_connect(struct sess *s)
 {
     int fd = socket(O.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -540,7 +700,8 @@ static void sess_connect(struct sess *s)
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     s->fd = fd;
     s->gen++;
-    s->connected = 0;
+    s->tcp_up = s->connected = 0;
+    uint32_t gen = s->gen;
     int rc = connect(fd, (struct sockaddr *)&O.addr, O.addr_len);
     if (rc < 0 && errno != EINPROGRESS) {
         sess_fail(s, "connect: %s", strerror(errno));
@@ -553,9 +714,9 @@ static void sess_connect(struct sess *s)
         return;
     }
     s->want_out = 1;
-    if (rc == 0)
-        s->connected = 1;
-    sess_next(s);
+    sess_next(s); /* queued: written once connected */
+    if (rc == 0 && s->gen == gen)
+        sess_tcp_up(s);
 }
 
 static void sess_start(struct sess *s)
@@ -723,9 +884,13 @@ static void sess_reply_done(struct sess *s, size_t extra)
             w_idles++;
         }
     }
-    if (s->conn_close) {
-        /* The server ends this connection: go on (same session) on a new one. */
-        g_closed_by_server++;
+    if (s->conn_close || O.new_conn) {
+        /* The server ends this connection, or every request has a connection of its own: go on
+         * (same session) on a new one. */
+        if (s->conn_close)
+            g_closed_by_server++;
+        else
+            sess_tls_goodbye(s);
         sess_drop_fd(s);
         g_reconnects++;
         sess_connect(s);
@@ -798,17 +963,10 @@ static void sess_feed(struct sess *s, const unsigned char *d, size_t n)
     }
 }
 
-static void sess_readable(struct sess *s)
+/* The connection ended (err 0: closed by the server, else an errno). */
+static void sess_closed(struct sess *s, int err)
 {
-    ssize_t r = recv(s->fd, g_rbuf, RBUF_SIZE, 0);
-    if (r > 0) {
-        sess_feed(s, g_rbuf, (size_t)r);
-        return;
-    }
-    if (r < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    int err = r < 0 ? errno : 0;
-    if (O.mode == M_STATIC && r == 0 && s->req != R_NONE && s->head_len == 0 && !s->in_body &&
+    if (O.mode == M_STATIC && err == 0 && s->req != R_NONE && s->head_len == 0 && !s->in_body &&
         s->out_off == s->out_len && now_us() - s->t_req < 1000000 && g_phase != P_DONE) {
         /* A keep-alive connection closed by the server between requests (keepalive_requests
          * reached): not an error, retry the request on a new connection. */
@@ -818,15 +976,63 @@ static void sess_readable(struct sess *s)
         sess_connect(s);
         return;
     }
-    if (r == 0)
+    if (err == 0)
         sess_fail(s, "connection closed by the server%s", s->req == R_NONE ? "" : " with a request in flight");
     else
         sess_fail(s, "read: %s", strerror(err));
 }
 
+static void sess_readable(struct sess *s)
+{
+    ssize_t r = recv(s->fd, g_rbuf, RBUF_SIZE, 0);
+    if (r > 0) {
+        sess_feed(s, g_rbuf, (size_t)r);
+        return;
+    }
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    sess_closed(s, r < 0 ? errno : 0);
+}
+
+/* --tls: reads and decrypts until OpenSSL needs more bytes from the socket.  Plaintext already
+ * decrypted inside OpenSSL (SSL_pending) does not wake epoll, so it is always drained before
+ * returning; past RBUF_SIZE bytes the rest waits for the next epoll round, which comes since the
+ * bytes are still in the socket. */
+static void sess_readable_tls(struct sess *s)
+{
+    uint32_t gen = s->gen;
+    size_t total = 0;
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_read(s->ssl, g_rbuf, RBUF_SIZE);
+        if (r > 0) {
+            s->rd_want_out = 0;
+            sess_feed(s, g_rbuf, (size_t)r);
+            if (s->gen != gen)
+                return; /* the connection is gone (failed, or replaced by a new one) */
+            total += (size_t)r;
+            if (total >= RBUF_SIZE && !SSL_has_pending(s->ssl))
+                break;
+            continue;
+        }
+        int e = SSL_get_error(s->ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            s->rd_want_out = e == SSL_ERROR_WANT_WRITE;
+            break;
+        }
+        /* SSL_OP_IGNORE_UNEXPECTED_EOF: a close without close_notify is a clean end too. */
+        if (e == SSL_ERROR_ZERO_RETURN)
+            sess_closed(s, 0);
+        else
+            sess_fail(s, "TLS read: %s", tls_why(e));
+        return;
+    }
+    tls_interest(s);
+}
+
 static void sess_event(struct sess *s, uint32_t events)
 {
-    if (!s->connected) {
+    if (!s->tcp_up) {
         int err = 0;
         socklen_t el = sizeof err;
         if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
@@ -837,12 +1043,22 @@ static void sess_event(struct sess *s, uint32_t events)
         }
         if (!(events & (EPOLLOUT | EPOLLIN)))
             return;
-        s->connected = 1;
-        s->t_req = now_us();
-        if (sess_flush(s) < 0)
-            return;
+        if (sess_tcp_up(s) < 0 || O.tls)
+            return; /* TLS: the handshake goes on at the next events */
     }
     uint32_t gen = s->gen;
+    if (s->ssl) {
+        /* OpenSSL decides which way it waits: both ways are tried on any event. */
+        if (!s->connected) {
+            sess_handshake(s);
+            return;
+        }
+        if (s->out_off < s->out_len && sess_flush(s) < 0)
+            return;
+        if (s->gen == gen && ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || s->rd_want_out))
+            sess_readable_tls(s);
+        return;
+    }
     if ((events & EPOLLOUT) && s->want_out && sess_flush(s) < 0)
         return;
     if (s->gen == gen && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
@@ -901,12 +1117,26 @@ static double cpu_pct(long long a, long long b, double win)
     return (double)(b - a) / (double)sysconf(_SC_CLK_TCK) / win * 100.0;
 }
 
+/* --tls: the server's chain is taken as it is, not even built (SSL_VERIFY_NONE alone still builds
+ * and checks it, then ignores the result): the client's handshake cost is then the protocol's. */
+static int accept_any_chain(X509_STORE_CTX *ctx, void *arg)
+{
+    (void)ctx;
+    (void)arg;
+    return 1;
+}
+
 static void parse_url(const char *url)
 {
     const char *p = url;
-    if (strncmp(p, "http://", 7) != 0)
-        die("--url must start with http://");
-    p += 7;
+    if (strncmp(p, "https://", 8) == 0) {
+        O.tls = 1; /* https:// is --tls */
+        p += 8;
+    } else if (strncmp(p, "http://", 7) == 0) {
+        p += 7;
+    } else {
+        die("--url must start with http:// or https://");
+    }
     const char *slash = strchr(p, '/');
     size_t hp_len = slash ? (size_t)(slash - p) : strlen(p);
     if (hp_len == 0 || hp_len >= sizeof O.host)
@@ -922,7 +1152,8 @@ static void parse_url(const char *url)
         memcpy(O.prefix, slash, pl);
         O.prefix[pl] = 0;
     }
-    char host[256], port[16] = "80";
+    char host[256], port[16];
+    snprintf(port, sizeof port, "%s", O.tls ? "443" : "80");
     if (O.host[0] == '[') {
         const char *rb = strchr(O.host, ']');
         if (!rb)
@@ -948,7 +1179,7 @@ static void parse_url(const char *url)
 static void usage(FILE *f)
 {
     fputs("usage: rtmpt-load --url http://HOST:PORT[/prefix] --mode idle|echo|download|static\n"
-          "                  [--sessions N] [--duration S] [--warmup S] [options]\n"
+          "                  [--sessions N] [--duration S] [--warmup S] [--tls] [options]\n"
           "       rtmpt-load --backend PORT [--backend-mode echo|source|sink]\n"
           "\n"
           "Client (one keep-alive connection and one request in flight per session):\n"
@@ -964,6 +1195,15 @@ static void usage(FILE *f)
           "                        polls with /idle instead (default 4 x payload)\n"
           "  --seq-base N          sequence number of the first request after /open (default 0)\n"
           "  --static-get          static: GET / with no body instead of POST / with one byte\n"
+          "  --static-path PATH    static: the request target (default: the --url path and /)\n"
+          "  --new-connection-per-request\n"
+          "                        static: close the connection after each reply and open a new\n"
+          "                        one for the next request (with --tls: one handshake each)\n"
+          "  --tls                 TLS on every connection (RTMPTS; HTTPS in static mode): a full\n"
+          "                        handshake, no resumption, the certificate not verified;\n"
+          "                        an https:// --url means the same\n"
+          "  --sni NAME            server name sent in the handshake (default localhost;\n"
+          "                        \"\" sends none)\n"
           "  --timeout S           a reply not complete after S seconds is an error (default 5)\n"
           "  --open-timeout S      longest opening phase, seconds (default 30)\n"
           "  --open-concurrency N  sessions opening at once in the opening phase (default 256)\n"
@@ -979,9 +1219,11 @@ static void usage(FILE *f)
           "\n"
           "The last line printed is\n"
           "  result: mode= sessions= req_s= down_Bps= up_Bps= bytes_per_reply= p50_us= p99_us= errors= cpu_srv=\n"
+          "          handshakes= handshakes_s=\n"
           "(down_Bps: backend bytes received in reply bodies per second, polling bytes excluded;\n"
           "up_Bps: /send payload bytes per second; bytes_per_reply: mean reply body size;\n"
-          "cpu_srv: -1.0 without --cpu-pid).\n",
+          "cpu_srv: -1.0 without --cpu-pid; handshakes: TLS handshakes completed in the window,\n"
+          "0 without --tls).\n",
           f);
 }
 
@@ -1000,7 +1242,7 @@ int main(int argc, char **argv)
     enum {
         OPT_URL = 256, OPT_SESSIONS, OPT_DURATION, OPT_WARMUP, OPT_MODE, OPT_PAYLOAD, OPT_WINDOW,
         OPT_SEQ_BASE, OPT_STATIC_GET, OPT_TIMEOUT, OPT_OPEN_TIMEOUT, OPT_OPEN_CONC, OPT_NO_VERIFY,
-        OPT_CPU_PID, OPT_BACKEND, OPT_BACKEND_MODE, OPT_HELP
+        OPT_CPU_PID, OPT_BACKEND, OPT_BACKEND_MODE, OPT_TLS, OPT_SNI, OPT_NEW_CONN, OPT_STATIC_PATH, OPT_HELP
     };
     static const struct option longopts[] = {
         {"url", required_argument, 0, OPT_URL},
@@ -1019,6 +1261,10 @@ int main(int argc, char **argv)
         {"cpu-pid", required_argument, 0, OPT_CPU_PID},
         {"backend", required_argument, 0, OPT_BACKEND},
         {"backend-mode", required_argument, 0, OPT_BACKEND_MODE},
+        {"tls", no_argument, 0, OPT_TLS},
+        {"sni", required_argument, 0, OPT_SNI},
+        {"new-connection-per-request", no_argument, 0, OPT_NEW_CONN},
+        {"static-path", required_argument, 0, OPT_STATIC_PATH},
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0},
     };
@@ -1034,6 +1280,7 @@ int main(int argc, char **argv)
     O.payload = 1024;
     O.open_concurrency = 256;
     O.verify = 1;
+    snprintf(O.sni, sizeof O.sni, "localhost");
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
         switch (c) {
@@ -1068,6 +1315,18 @@ int main(int argc, char **argv)
             else if (!strcmp(optarg, "sink")) bmode = B_SINK;
             else die("bad --backend-mode %s", optarg);
             break;
+        case OPT_TLS: O.tls = 1; break;
+        case OPT_SNI:
+            if (strlen(optarg) >= sizeof O.sni)
+                die("--sni too long");
+            snprintf(O.sni, sizeof O.sni, "%s", optarg);
+            break;
+        case OPT_NEW_CONN: O.new_conn = 1; break;
+        case OPT_STATIC_PATH:
+            if (optarg[0] != '/' || strlen(optarg) > PATH_PREFIX_MAX || strpbrk(optarg, " \r\n"))
+                die("bad --static-path %s (an absolute path, at most %d bytes, no spaces)", optarg, PATH_PREFIX_MAX);
+            snprintf(O.static_path, sizeof O.static_path, "%s", optarg);
+            break;
         case 'h':
         case OPT_HELP: usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -1090,6 +1349,21 @@ int main(int argc, char **argv)
         return 2;
     }
     parse_url(url);
+    if (O.new_conn && O.mode != M_STATIC)
+        die("--new-connection-per-request needs --mode static (an RTMPT session keeps its connection)");
+    if (O.tls) {
+        g_ssl_ctx = SSL_CTX_new(TLS_client_method());
+        if (!g_ssl_ctx)
+            die("cannot create a TLS context: %s", tls_error("out of memory"));
+        /* A benchmark client: no certificate verification, and every connection a full handshake
+         * (no session cache, so no resumption). */
+        SSL_CTX_set_verify(g_ssl_ctx, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_cert_verify_callback(g_ssl_ctx, accept_any_chain, NULL);
+        SSL_CTX_set_session_cache_mode(g_ssl_ctx, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_min_proto_version(g_ssl_ctx, TLS1_2_VERSION);
+        SSL_CTX_set_options(g_ssl_ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+        SSL_CTX_set_mode(g_ssl_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
     if (!O.window)
         O.window = 4 * O.payload;
     if (O.window < O.payload)
@@ -1113,6 +1387,10 @@ int main(int argc, char **argv)
            O.warmup, O.duration);
     if (O.mode == M_ECHO)
         printf(" payload=%zu window=%zu", O.payload, O.window);
+    if (O.tls)
+        printf(" tls sni=%s", O.sni[0] ? O.sni : "(none)");
+    if (O.new_conn)
+        printf(" new-connection-per-request");
     printf("\n");
     fflush(stdout);
 
@@ -1181,7 +1459,8 @@ int main(int argc, char **argv)
                 struct sess *s = &S[i];
                 if (s->fd >= 0 && s->req != R_NONE && t > s->t_req && t - s->t_req > timeout_us)
                     sess_fail(s, "no complete reply after %g s (%s)", O.timeout,
-                              !s->connected ? "connecting" : s->out_off < s->out_len ? "writing" :
+                              !s->tcp_up ? "connecting" : !s->connected ? "in the TLS handshake" :
+                              s->out_off < s->out_len ? "writing" :
                               s->in_body ? "in body" : s->head_len ? "in head" : "waiting");
                 else if (s->fd < 0 && t >= s->restart_at)
                     sess_start(s);
@@ -1220,6 +1499,11 @@ int main(int argc, char **argv)
         printf("sessions: %" PRIu64 " opened, %" PRIu64 " opens failed; ", g_opened, g_open_fail);
     printf("%" PRIu64 " reconnects (%" PRIu64 " connections closed by the server after a reply)\n", g_reconnects,
            g_closed_by_server);
+    if (O.new_conn || O.tls)
+        printf("connections: %" PRIu64 " new in the window (%.0f/s)\n", w_connects, (double)w_connects / win);
+    if (O.tls)
+        printf("tls: %" PRIu64 " handshakes in the window (%.0f/s); %" PRIu64 " over the run, %" PRIu64 " failed\n",
+               w_handshakes, (double)w_handshakes / win, g_handshakes, g_hs_failed);
     printf("errors: %" PRIu64 " over the whole run\n", g_errors);
     /* CPU not used by this process or the --cpu-pid ones: other jobs on the machine, which make
      * the figures of this run doubtful.  (A process's time includes the interrupt time spent on its
@@ -1237,9 +1521,9 @@ int main(int argc, char **argv)
         printf("cpu: machine busy %.1f%% of %ld00%%; other: %.1f%%\n", cpu_pct(c0.busy, c1.busy, win),
                sysconf(_SC_NPROCESSORS_ONLN), other > 0 ? other : 0.0);
     printf("result: mode=%s sessions=%d req_s=%.0f down_Bps=%.0f up_Bps=%.0f bytes_per_reply=%.0f p50_us=%" PRIu64
-           " p99_us=%" PRIu64 " errors=%" PRIu64 " cpu_srv=%.1f\n",
+           " p99_us=%" PRIu64 " errors=%" PRIu64 " cpu_srv=%.1f handshakes=%" PRIu64 " handshakes_s=%.0f\n",
            mode_names[O.mode], O.sessions, req_s, (double)w_down / win, (double)w_up / win, bpr, p50, p99, g_errors,
-           cpu_srv);
+           cpu_srv, w_handshakes, (double)w_handshakes / win);
     fflush(stdout);
     return g_errors ? 1 : 0;
 }
