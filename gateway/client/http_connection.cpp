@@ -581,11 +581,7 @@ void HttpConnection::on_tls_event(short what) {
     }
     tls_broken_ = true;
     // The OpenSSL reason, if there is one: what the client did wrong, for the log and a counter.
-    // libevent stores SSL_get_error()'s small code beside the queued library errors: skip it.
-    unsigned long code = 0;
-    for (unsigned long e; (e = bufferevent_get_openssl_error(bev_.get())) != 0;) {
-        if (code == 0 && ERR_GET_LIB(e) == ERR_LIB_SSL) code = e;
-    }
+    const unsigned long code = take_bufferevent_tls_error(bev_.get());
     const char* reason = code != 0 ? ERR_reason_error_string(code) : nullptr;
     const std::string why = reason != nullptr ? reason : (what & BEV_EVENT_EOF) ? "closed" : "socket error";
     if (!tls_ready_) {

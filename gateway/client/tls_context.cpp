@@ -1,5 +1,6 @@
 #include "gateway/client/tls_context.hpp"
 
+#include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -100,6 +101,14 @@ std::string take_tls_error(std::string_view fallback) {
     if (code == 0) return std::string(fallback);
     const char* reason = ERR_reason_error_string(code);
     return reason != nullptr ? std::string(reason) : std::string(fallback);
+}
+
+unsigned long take_bufferevent_tls_error(bufferevent* bev) {
+    unsigned long code = 0;
+    for (unsigned long e; (e = bufferevent_get_openssl_error(bev)) != 0;) {
+        if (code == 0 && ERR_GET_LIB(e) == ERR_LIB_SSL) code = e;
+    }
+    return code;
 }
 
 std::variant<TlsContextPtr, std::string> TlsContext::load(const std::string& certificate_file,

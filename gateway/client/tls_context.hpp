@@ -4,6 +4,7 @@
 // certificate reaches new connections while live ones carry on.
 #pragma once
 
+#include <event2/bufferevent.h>
 #include <openssl/ssl.h>
 
 #include <ctime>
@@ -60,5 +61,9 @@ using TlsContextPtr = std::shared_ptr<const TlsContext>;
 
 // The reason of the newest OpenSSL error on this thread, and the error queue emptied.
 [[nodiscard]] std::string take_tls_error(std::string_view fallback);
+
+// The first SSL-library error a TLS bufferevent stored, or 0; its store is emptied. libevent keeps
+// SSL_get_error()'s small code beside the library's errors: that one is skipped.
+[[nodiscard]] unsigned long take_bufferevent_tls_error(bufferevent* bev);
 
 }  // namespace rtmpt::gateway

@@ -1,8 +1,8 @@
 #include "gateway/tunnel/native_session.hpp"
 
+#include "gateway/client/tls_context.hpp"
 #include "gateway/loop/worker.hpp"
 
-#include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
 #include <algorithm>
@@ -144,10 +144,7 @@ void NativeSession::on_client_event(bufferevent* bev, short what, void* arg) {
     }
     // Under TLS the reason is OpenSSL's; errno may be stale.
     std::string why = "connection error: ";
-    unsigned long tls_error = 0;
-    for (unsigned long e; (e = bufferevent_get_openssl_error(bev)) != 0;) {
-        if (tls_error == 0 && ERR_GET_LIB(e) == ERR_LIB_SSL) tls_error = e;
-    }
+    const unsigned long tls_error = take_bufferevent_tls_error(bev);
     const char* reason = tls_error != 0 ? ERR_reason_error_string(tls_error) : nullptr;
     why += reason != nullptr ? reason : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR());
     self->end(CloseReason::client_close, why);
