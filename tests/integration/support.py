@@ -161,6 +161,23 @@ class GatewayTestCase(unittest.TestCase):
             time.sleep(0.02)
         return False
 
+    def sessions(self):
+        """The admin /sessions page: one dict per live session."""
+        import json
+        import urllib.request
+        host, port = self.gw.admin_address()
+        with urllib.request.urlopen(f"http://{host}:{port}/sessions", timeout=5) as resp:
+            return json.loads(resp.read())
+
+    def wait_queued_up(self, sid, value, timeout=5.0):
+        """True once /sessions shows `value` client bytes queued for session `sid` (polled, bounded)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(sid.startswith(s["id"]) and s["queued_up"] == value for s in self.sessions()):
+                return True
+            time.sleep(0.02)
+        return False
+
     # --- assertions
 
     def assertOk(self, resp, body=None, msg=None, last_on_connection=False):

@@ -527,6 +527,8 @@ class ParkedBodiesTest(LimitsTestCase):
         # Seq 2 and 3 arrive before seq 1, on their own connections (as Flash does): 2 parks.
         c2, c3 = self.connect(), self.connect()
         c2.send_request(s.path("send", 2), second)
+        # Seq 3 must come after seq 2 is parked, or 3 parks and 2 is the one refused.
+        self.assertTrue(self.wait_queued_up(s.sid, len(second)), self.sessions())
         c3.send_request(s.path("send", 3), third)
         r = c3.read_response()
         self.assertError(r, 503)
