@@ -38,6 +38,8 @@ struct BackendConfig {
     HostPort address{"127.0.0.1", 1935};
     Duration connect_timeout{5000};
     Duration write_timeout{10'000};  // the backend taking none of our bytes for this long ends the session
+    // "off", "v1" or "v2": the PROXY header every backend connection starts with, naming the client.
+    std::string proxy_protocol = "off";
 
     friend bool operator==(const BackendConfig&, const BackendConfig&) = default;
 };
@@ -83,6 +85,9 @@ struct AccessConfig {
     std::vector<proto::IpNetwork> deny;   // checked first
     // Proxies whose X-Forwarded-For names the client, for access rules, per-client limits and logs.
     std::vector<proto::IpNetwork> trusted_proxies;
+    // Load balancers whose connections begin with a PROXY header naming the client; nobody
+    // else's first bytes are read as one.
+    std::vector<proto::IpNetwork> proxy_protocol_from;
     // A session answers only requests from the address that opened it.
     bool bind_session_to_client = false;
 

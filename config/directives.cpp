@@ -17,6 +17,7 @@ constexpr std::uint64_t kMiB = 1024 * kKiB;
 constexpr std::uint64_t kGiB = 1024 * kMiB;
 
 constexpr std::array<std::string_view, 3> kLogFormats{"text", "logfmt", "json"};
+constexpr std::array<std::string_view, 3> kProxyProtocols{"off", "v1", "v2"};
 
 // Kept in the order of the YAML file: --help and the generated example follow it.
 constexpr std::array kDirectives{
@@ -69,6 +70,19 @@ constexpr std::array kDirectives{
         .help = "A backend that takes none of the bytes waiting for it for this long is considered "
                 "stalled, and the session ends.",
         .slot = [](Config& c) -> Slot { return &c.backend.write_timeout; },
+    },
+    Directive{
+        .name = "backend.proxy_protocol",
+        .type = ValueType::string,
+        .default_text = "off",
+        .min = 1,
+        .max = 8,
+        .rule = StringRule::choice,
+        .choices = kProxyProtocols,
+        .help = "Start every backend connection with a PROXY protocol header naming the client "
+                "(off, v1 or v2): the origin's access rules and logs then see the client, not the "
+                "gateway. nginx-rtmp reads v1 only (listen ... proxy_protocol).",
+        .slot = [](Config& c) -> Slot { return &c.backend.proxy_protocol; },
     },
     Directive{
         .name = "session.idle_timeout",
@@ -291,6 +305,15 @@ constexpr std::array kDirectives{
         .help = "Proxies whose X-Forwarded-For header is believed: the client it names is the one "
                 "access rules, per-client limits and logs use. Nobody else's header counts.",
         .slot = [](Config& c) -> Slot { return &c.access.trusted_proxies; },
+    },
+    Directive{
+        .name = "access.proxy_protocol_from",
+        .type = ValueType::network_list,
+        .default_text = "[]",
+        .help = "Load balancers whose connections must begin with a PROXY protocol header (v1 or "
+                "v2): the client it names is the client for access rules, limits, logs and the "
+                "backend's own header. Connections from anyone else are never read as PROXY.",
+        .slot = [](Config& c) -> Slot { return &c.access.proxy_protocol_from; },
     },
     Directive{
         .name = "access.bind_session_to_client",

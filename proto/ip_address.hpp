@@ -26,6 +26,9 @@ class IpAddress {
     // Bit `i` counted from the most significant bit of the first byte.
     [[nodiscard]] bool bit(unsigned i) const { return (bytes_[i / 8] >> (7 - i % 8)) & 1U; }
 
+    // Network byte order; an IPv4 address fills the first four.
+    [[nodiscard]] const std::array<std::uint8_t, 16>& bytes() const { return bytes_; }
+
     // The canonical text: dotted quad, or RFC 5952 IPv6.
     [[nodiscard]] std::string to_string() const;
 

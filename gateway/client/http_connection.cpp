@@ -51,14 +51,6 @@ constexpr Refusal kHeaderTimeout{HttpStatus::request_timeout, "request header ti
                                  &Counters::refused_header_timeout};
 
 // "1.2.3.4:5678" or "[::1]:5678", as the listener formats peers.
-std::optional<proto::IpAddress> ip_of_peer(std::string_view peer) {
-    const auto colon = peer.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    std::string_view host = peer.substr(0, colon);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    return proto::IpAddress::parse(host);
-}
-
 [[nodiscard]] char lower(char c) {
     return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
@@ -94,11 +86,14 @@ const llhttp_settings_t& HttpConnection::parser_settings() {
     return settings;
 }
 
-HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer, SSL* tls,
+HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, ClientPeer peer, SSL* tls,
                                TlsContextPtr context)
     : worker_(worker),
-      peer_(std::move(peer)),
-      peer_ip_(ip_of_peer(peer_)),
+      peer_(std::move(peer.shown)),
+      peer_endpoint_(peer.endpoint),
+      peer_ip_(peer.endpoint ? std::optional<proto::IpAddress>(peer.endpoint->address) : std::nullopt),
+      local_(peer.local),
+      local_known_(peer.local.has_value()),
       // Room for two full replies: enough to keep the pipe busy, little enough that a client
       // that pipelines and never reads cannot make us buffer without end.
       unsent_limit_(std::max<std::size_t>(2 * worker.config().session.reply_max_bytes, 64 * 1024)),
@@ -146,6 +141,18 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, std::string p
 
 HttpConnection::~HttpConnection() {
     for (auto& slot : replies_) slot->detach();
+}
+
+const std::optional<proto::Endpoint>& HttpConnection::local_endpoint() const {
+    if (!local_known_) {
+        local_known_ = true;
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        if (getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+            local_ = proto::parse_endpoint(format_address(reinterpret_cast<const sockaddr*>(&ss)));
+        }
+    }
+    return local_;
 }
 
 void HttpConnection::start_reading() {

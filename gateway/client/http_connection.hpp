@@ -3,6 +3,7 @@
 // A connection never belongs to a session: a session's requests may use many connections.
 #pragma once
 
+#include "gateway/client/client_peer.hpp"
 #include "gateway/client/reply_slot.hpp"
 #include "gateway/client/tls_context.hpp"
 #include "gateway/loop/counters.hpp"
@@ -50,7 +51,7 @@ class HttpConnection {
     // first, and bytes go through OpenSSL's bufferevent instead of straight to the socket.
     // `context` is what `tls` was made from: kept to the connection's end, since its SNI choice
     // runs during the handshake, which may outlast a reload.
-    HttpConnection(Worker& worker, evutil_socket_t fd, std::string peer, SSL* tls = nullptr,
+    HttpConnection(Worker& worker, evutil_socket_t fd, ClientPeer peer, SSL* tls = nullptr,
                    TlsContextPtr context = nullptr);
     ~HttpConnection();
     HttpConnection(const HttpConnection&) = delete;
@@ -59,6 +60,11 @@ class HttpConnection {
     [[nodiscard]] const std::string& peer() const { return peer_; }
     // The peer's address without the port; empty only if the listener handed us something odd.
     [[nodiscard]] const std::optional<proto::IpAddress>& peer_ip() const { return peer_ip_; }
+    // The client's address and port (the PROXY header's, behind a balancer that sends one).
+    [[nodiscard]] const std::optional<proto::Endpoint>& peer_endpoint() const { return peer_endpoint_; }
+    // The address the client connected to: the balancer's front end from its PROXY header, or
+    // this socket's own address (read once, when first asked).
+    [[nodiscard]] const std::optional<proto::Endpoint>& local_endpoint() const;
     [[nodiscard]] bool tls() const { return tls_; }
 
     // A slot of ours was filled: write out every reply that is now at the head of the line.
@@ -113,8 +119,11 @@ class HttpConnection {
 
     Worker& worker_;
     const std::string peer_;
+    const std::optional<proto::Endpoint> peer_endpoint_;
     const std::optional<proto::IpAddress> peer_ip_;
-    const std::size_t unsent_limit_;  // reply bytes written but not yet taken by the client
+    mutable std::optional<proto::Endpoint> local_;
+    mutable bool local_known_ = false;  // local_ is set, or getsockname has been tried
+    const std::size_t unsent_limit_;    // reply bytes written but not yet taken by the client
     const evutil_socket_t fd_;
     BufferEventPtr bev_;   // writes what the socket does not take at once
     EventPtr read_event_;  // ours, not the bufferevent's (see socket_io.hpp); after bev_: freed first.

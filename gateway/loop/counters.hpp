@@ -79,6 +79,14 @@ namespace rtmpt::gateway {
     X(tls_failed_version, "tls_handshake_failures", "version", "a TLS version below 1.2 offered")            \
     X(tls_failed_cipher, "tls_handshake_failures", "cipher", "no cipher in common with the client")          \
     X(tls_failed_other, "tls_handshake_failures", "other", "any other handshake failure")                    \
+    X(proxy_headers, "proxy_headers", "", "PROXY protocol headers read from access.proxy_protocol_from")     \
+    X(proxy_failed_not_proxy, "proxy_header_failures", "not_proxy",                                          \
+      "a listed balancer's connection that did not begin with a PROXY header")                               \
+    X(proxy_failed_malformed, "proxy_header_failures", "malformed", "a PROXY header the protocol forbids")   \
+    X(proxy_failed_too_long, "proxy_header_failures", "too_long", "a PROXY header longer than is read")      \
+    X(proxy_failed_timeout, "proxy_header_failures", "timeout",                                              \
+      "no whole PROXY header within http.header_timeout")                                                    \
+    X(proxy_failed_closed, "proxy_header_failures", "closed", "the balancer closed before its header ended") \
     X(admin_refused, "refusals", "admin_max_connections",                                                    \
       "admin connections closed at accept: admin.max_connections")                                           \
     X(admin_errors, "admin_errors", "",                                                                      \
@@ -106,6 +114,9 @@ inline constexpr std::array kCounterFamilies{
                   "the numbers start at 1 (the Red5 client)."},
     CounterFamily{"tls_handshake_failures", "reason",
                   "TLS handshakes that failed, by why: timeout, closed, not_tls, version, cipher, other."},
+    CounterFamily{"proxy_header_failures", "reason",
+                  "Connections from access.proxy_protocol_from closed for their PROXY header, by why: "
+                  "not_proxy, malformed, too_long, timeout, closed."},
     CounterFamily{"poll_replies", "content",
                   "Send and idle replies: empty ones carry no backend bytes (the cost of polling), "
                   "data ones do."},

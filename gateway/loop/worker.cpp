@@ -61,6 +61,8 @@ Worker::~Worker() {
     retired_sessions_.clear();
     connections_.clear();
     retired_connections_.clear();
+    intakes_.clear();
+    retired_intakes_.clear();
 }
 
 bool Worker::start() {
@@ -216,7 +218,7 @@ int Worker::run() {
 }
 
 void Worker::accept(evutil_socket_t fd, std::string peer, bool tls) {
-    if (connections_.size() >= config().http.max_connections) {
+    if (connection_count() >= config().http.max_connections) {
         ++counters_.connections_refused;
         if (refusal_log_.due(Clock::now())) {
             log_.warn("connection refused client=" + peer + ": http.max_connections reached (" +
@@ -225,14 +227,33 @@ void Worker::accept(evutil_socket_t fd, std::string peer, bool tls) {
         evutil_closesocket(fd);
         return;
     }
+    ++counters_.connections_accepted;
+    const auto& balancers = config().access.proxy_protocol_from;
+    if (!balancers.empty()) {
+        const auto endpoint = proto::parse_endpoint(peer);
+        if (endpoint && proto::any_contains(balancers, endpoint->address)) {
+            auto intake = std::make_unique<ProxyIntake>(*this, fd, std::move(peer), tls);
+            ProxyIntake* key = intake.get();
+            intakes_.emplace(key, std::move(intake));
+            return;
+        }
+    }
+    start_connection(fd, tcp_peer(std::move(peer)), tls);
+}
+
+void Worker::accept_proxied(ProxyIntake& intake, evutil_socket_t fd, ClientPeer peer, bool tls) {
+    retire(intake);
+    start_connection(fd, std::move(peer), tls);
+}
+
+void Worker::start_connection(evutil_socket_t fd, ClientPeer peer, bool tls) {
     SSL* ssl = nullptr;
     if (tls && (!tls_ || (ssl = tls_->new_connection()) == nullptr)) {
-        log_.error("connection refused client=" + peer +
+        log_.error("connection refused client=" + peer.shown +
                    ": cannot start TLS: " + take_tls_error("out of memory"));
         evutil_closesocket(fd);
         return;
     }
-    ++counters_.connections_accepted;
     auto connection = std::make_unique<HttpConnection>(*this, fd, std::move(peer), ssl, tls ? tls_ : nullptr);
     HttpConnection* key = connection.get();
     connections_.emplace(key, std::move(connection));
@@ -308,11 +329,12 @@ ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequ
                                 const config::AccessConfig& access) {
     const std::optional<proto::IpAddress>& peer = connection.peer_ip();
     if (!peer)
-        return ClientIdentity{address_without_port(connection.peer()), connection.peer(), std::nullopt};
+        return ClientIdentity{
+            address_without_port(connection.peer()), connection.peer(), std::nullopt, {}, {}};
+    const ClientIdentity direct{peer->to_string(), connection.peer(), peer, connection.peer_endpoint(),
+                                connection.local_endpoint()};
     const auto& trusted = access.trusted_proxies;
-    if (trusted.empty() || !proto::any_contains(trusted, *peer)) {
-        return ClientIdentity{peer->to_string(), connection.peer(), peer};
-    }
+    if (trusted.empty() || !proto::any_contains(trusted, *peer)) return direct;
     const proto::ForwardedClient forwarded =
         proto::resolve_forwarded_client(*peer, request.forwarded_for, trusted);
     if (forwarded.malformed) {
@@ -321,9 +343,10 @@ ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequ
                   " X-Forwarded-For has an entry that is no address; the client is taken to be " +
                   forwarded.address.to_string());
     }
-    if (forwarded.hops == 0) return ClientIdentity{peer->to_string(), connection.peer(), peer};
+    if (forwarded.hops == 0) return direct;
     const std::string address = forwarded.address.to_string();
-    return ClientIdentity{address, address + " via=" + connection.peer(), forwarded.address};
+    return ClientIdentity{address, address + " via=" + connection.peer(), forwarded.address,
+                          proto::Endpoint{forwarded.address, 0}, connection.local_endpoint()};
 }
 
 const char* Worker::access_refusal(const ClientIdentity& client) const {
@@ -380,6 +403,13 @@ std::optional<std::string> Worker::new_session_id(const ClientIdentity& client) 
     return id;
 }
 
+std::string Worker::backend_preamble(const ClientIdentity& client) const {
+    const std::string& version = config().backend.proxy_protocol;
+    if (version == "off") return {};
+    return proto::build_proxy_header(version == "v1" ? proto::ProxyVersion::v1 : proto::ProxyVersion::v2,
+                                     client.endpoint, client.local);
+}
+
 SessionBase& Worker::add_session(std::unique_ptr<SessionBase> session) {
     SessionBase& s = *session;
     ++sessions_per_client_[s.client_address()];
@@ -412,8 +442,8 @@ void Worker::open_session(const ClientIdentity& client, ReplySlotPtr slot, Trans
         slot->fill(replies().error(HttpStatus::internal_error, "cannot create session", false));
         return;
     }
-    SessionBase& s =
-        add_session(std::make_unique<Session>(*this, *id, client.shown, client.address, transport));
+    SessionBase& s = add_session(std::make_unique<Session>(*this, *id, client.shown, client.address,
+                                                           transport, backend_preamble(client)));
     slot->fill(replies().tunnel(*id + "\n"));
     s.start();
 }
@@ -422,13 +452,15 @@ void Worker::open_native(HttpConnection& connection, BufferEventPtr client, std:
     // Native RTMP carries no headers: the peer is the client, and a refusal can only close.
     const std::optional<proto::IpAddress>& peer = connection.peer_ip();
     const ClientIdentity identity{peer ? peer->to_string() : address_without_port(connection.peer()),
-                                  connection.peer(), peer};
+                                  connection.peer(), peer, connection.peer_endpoint(),
+                                  connection.local_endpoint()};
     if (admit(identity) != Admission::ok) return;  // `client` goes, closing the connection
     const std::optional<std::string> id = new_session_id(identity);
     if (!id) return;
     const Transport transport = connection.tls() ? Transport::rtmps : Transport::rtmp;
     SessionBase& s = add_session(std::make_unique<NativeSession>(*this, *id, identity.shown, identity.address,
-                                                                 transport, std::move(client), first_bytes));
+                                                                 transport, backend_preamble(identity),
+                                                                 std::move(client), first_bytes));
     s.start();
 }
 
@@ -452,6 +484,14 @@ void Worker::retire(SessionBase& session) {
     schedule_reaper();
 }
 
+void Worker::retire(ProxyIntake& intake) {
+    const auto it = intakes_.find(&intake);
+    if (it == intakes_.end()) return;
+    retired_intakes_.push_back(std::move(it->second));
+    intakes_.erase(it);
+    schedule_reaper();
+}
+
 void Worker::schedule_reaper() {
     event_active(reaper_.get(), 0, 0);
 }
@@ -459,6 +499,7 @@ void Worker::schedule_reaper() {
 void Worker::reap() {
     retired_sessions_.clear();
     retired_connections_.clear();
+    retired_intakes_.clear();
 }
 
 void Worker::janitor() {

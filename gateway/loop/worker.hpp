@@ -6,6 +6,7 @@
 #include "config/config.hpp"
 #include "gateway/client/http_connection.hpp"
 #include "gateway/client/listener.hpp"
+#include "gateway/client/proxy_intake.hpp"
 #include "gateway/client/tls_context.hpp"
 #include "gateway/logging/log_throttle.hpp"
 #include "gateway/logging/logger.hpp"
@@ -32,6 +33,10 @@ struct ClientIdentity {
     std::string address;  // the client's IP, canonical: what limits count and sessions bind to
     std::string shown;    // for logs: "192.0.2.1:4000", or "198.51.100.7 via=10.0.0.2:4000"
     std::optional<proto::IpAddress> ip;
+    // For the backend's PROXY header: the client (port 0 when X-Forwarded-For named it: the
+    // header gives no port) and the address it connected to.
+    std::optional<proto::Endpoint> endpoint;
+    std::optional<proto::Endpoint> local;
 };
 
 class Worker {
@@ -62,12 +67,16 @@ class Worker {
     void drain();
 
     // `tls`: accepted on a TLS listener (tls.listen): the connection speaks HTTPS.
+    // From a balancer in access.proxy_protocol_from, the connection first goes to a ProxyIntake.
     void accept(evutil_socket_t fd, std::string peer, bool tls = false);
+    // `intake` has read its PROXY header: the connection starts over from the client it named.
+    void accept_proxied(ProxyIntake& intake, evutil_socket_t fd, ClientPeer peer, bool tls);
     void handle_request(HttpConnection& connection, HttpRequest&& request, ReplySlotPtr slot);
 
     // Frees the object at the next turn of the loop: it may be in the middle of a callback now.
     void retire(HttpConnection& connection);
     void retire(SessionBase& session);
+    void retire(ProxyIntake& intake);
     // The first bytes on `connection` were native RTMP: it hands its socket (`client`, with the
     // bytes read so far) over to a relay session, admitted by the same rules as an RTMPT open.
     void open_native(HttpConnection& connection, BufferEventPtr client, std::string_view first_bytes);
@@ -102,7 +111,7 @@ class Worker {
     [[nodiscard]] const std::unordered_map<std::string, std::unique_ptr<SessionBase>>& sessions() const {
         return sessions_;
     }
-    [[nodiscard]] std::size_t connection_count() const { return connections_.size(); }
+    [[nodiscard]] std::size_t connection_count() const { return connections_.size() + intakes_.size(); }
     [[nodiscard]] std::size_t linger_count() const { return linger_.size(); }
 
   private:
@@ -114,6 +123,9 @@ class Worker {
     enum class Admission { ok, access, draining, full, per_client };
     [[nodiscard]] Admission admit(const ClientIdentity& client);
     [[nodiscard]] std::optional<std::string> new_session_id(const ClientIdentity& client);
+    // What a new session's backend connection starts with: its PROXY header, or nothing.
+    [[nodiscard]] std::string backend_preamble(const ClientIdentity& client) const;
+    void start_connection(evutil_socket_t fd, ClientPeer peer, bool tls);
     SessionBase& add_session(std::unique_ptr<SessionBase> session);
     void open_session(const ClientIdentity& client, ReplySlotPtr slot, Transport transport);
     void schedule_reaper();
@@ -152,6 +164,9 @@ class Worker {
     std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> connections_;
     std::unordered_map<std::string, std::unique_ptr<SessionBase>> sessions_;
     std::vector<std::unique_ptr<HttpConnection>> retired_connections_;
+    // Balancers' connections whose PROXY header is still coming; counted as connections.
+    std::unordered_map<ProxyIntake*, std::unique_ptr<ProxyIntake>> intakes_;
+    std::vector<std::unique_ptr<ProxyIntake>> retired_intakes_;
     std::vector<std::unique_ptr<SessionBase>> retired_sessions_;
 
     EventPtr reaper_;

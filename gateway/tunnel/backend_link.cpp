@@ -27,12 +27,13 @@ BackendLink::BackendLink(BackendEvents& owner, event_base* base, evdns_base* dns
 
 BackendLink::~BackendLink() = default;
 
-void BackendLink::connect() {
+void BackendLink::connect(std::string_view preamble) {
     bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
-    if (!bev_) {
+    if (!bev_ || bufferevent_write(bev_.get(), preamble.data(), preamble.size()) != 0) {
         mark_gone(CloseReason::backend_connect_failed, "cannot create socket");
         return;
     }
+    preamble_bytes_ = preamble.size();
     state_ = State::connecting;
     connect_started_ = std::chrono::steady_clock::now();
     // Reading is ours (on_readable, from the connect on); the bufferevent connects and writes.
@@ -131,8 +132,9 @@ void BackendLink::close(LingerSet& linger) {
         bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
         // Client bytes queued while the connect is still under way were acknowledged too: they
         // go out once it completes. With nothing queued, an unfinished connect is just dropped.
-        const bool owed =
-            state_ == State::connecting && evbuffer_get_length(bufferevent_get_output(bev_.get())) != 0;
+        // (A PROXY header alone is not owed: the backend would only log an empty connection.)
+        const bool owed = state_ == State::connecting &&
+                          evbuffer_get_length(bufferevent_get_output(bev_.get())) > preamble_bytes_;
         if (state_ == State::connected || owed) {
             linger.add(std::move(bev_), kFlushOnClose);
         }

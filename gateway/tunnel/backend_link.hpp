@@ -50,8 +50,9 @@ class BackendLink {
     BackendLink(const BackendLink&) = delete;
     BackendLink& operator=(const BackendLink&) = delete;
 
-    // Starts the non-blocking connect; failures arrive as on_backend_gone.
-    void connect();
+    // Starts the non-blocking connect; failures arrive as on_backend_gone. `preamble` (a PROXY
+    // header) is the first thing the backend gets, before any client byte.
+    void connect(std::string_view preamble = {});
 
     // Queues client bytes for the backend; returns how many were taken. Dropped (0) once writes
     // have failed or the link is gone: nowhere to send them.
@@ -109,9 +110,10 @@ class BackendLink {
     std::string write_failure_detail_;
     // The end of stream (0) or read error (errno) that top_up() met, for read_backend to report.
     std::optional<int> read_end_;
-    bool flowing_ = false;         // the last read got bytes: top_up() may find more
-    bool big_reads_ = false;       // the last read was large: read into the queue directly
-    bool reading_paused_ = false;  // the queue to the client is full: on_read stopped reading
+    bool flowing_ = false;            // the last read got bytes: top_up() may find more
+    bool big_reads_ = false;          // the last read was large: read into the queue directly
+    bool reading_paused_ = false;     // the queue to the client is full: on_read stopped reading
+    std::size_t preamble_bytes_ = 0;  // the preamble's size: while connecting, not client bytes owed
     std::chrono::steady_clock::time_point connect_started_{};
     std::chrono::steady_clock::duration connect_time_{};
 };

@@ -17,9 +17,10 @@ constexpr std::chrono::milliseconds kClientFlushOnEnd{5000};
 }  // namespace
 
 NativeSession::NativeSession(Worker& worker, std::string id, std::string client, std::string client_address,
-                             Transport transport, BufferEventPtr client_connection,
-                             std::string_view first_bytes)
-    : SessionBase(std::move(id), std::move(client), std::move(client_address), transport),
+                             Transport transport, std::string backend_preamble,
+                             BufferEventPtr client_connection, std::string_view first_bytes)
+    : SessionBase(std::move(id), std::move(client), std::move(client_address), transport,
+                  std::move(backend_preamble)),
       worker_(worker),
       snapshot_(worker.snapshot()),
       last_activity_(opened_at_),
@@ -44,7 +45,7 @@ void NativeSession::start() {
     bufferevent_setwatermark(c, EV_READ, 0, queue_max);
     bufferevent_setwatermark(c, EV_WRITE, queue_max / 2, 0);
     bufferevent_enable(c, EV_READ | EV_WRITE);
-    backend_.connect();
+    backend_.connect(backend_preamble_);
     // What the HTTP side read before it saw RTMP goes first; the backend queues it while connecting.
     const bool kept = first_bytes_.empty() || evbuffer_prepend(bufferevent_get_input(c), first_bytes_.data(),
                                                                first_bytes_.size()) == 0;

@@ -28,7 +28,8 @@ class NativeSession final : public SessionBase, private BackendEvents {
     // `client`: the client's connection, handed over by the HTTP side once its first bytes were
     // RTMP; `first_bytes` are what was read from it before, and go to the backend first.
     NativeSession(Worker& worker, std::string id, std::string client, std::string client_address,
-                  Transport transport, BufferEventPtr client_connection, std::string_view first_bytes);
+                  Transport transport, std::string backend_preamble, BufferEventPtr client_connection,
+                  std::string_view first_bytes);
     ~NativeSession() override;
 
     void start() override;

@@ -18,8 +18,9 @@ constexpr std::string_view kCloseReplyBody{"\0", 1};
 }  // namespace
 
 Session::Session(Worker& worker, std::string id, std::string client, std::string client_address,
-                 Transport transport)
-    : SessionBase(std::move(id), std::move(client), std::move(client_address), transport),
+                 Transport transport, std::string backend_preamble)
+    : SessionBase(std::move(id), std::move(client), std::move(client_address), transport,
+                  std::move(backend_preamble)),
       worker_(worker),
       snapshot_(worker.snapshot()),
       last_request_at_(opened_at_),
@@ -35,7 +36,7 @@ Session::~Session() = default;
 void Session::start() {
     worker_.log().info("session open sid=" + id() + " client=" + client() +
                        " transport=" + std::string(transport_name(transport())));
-    backend_.connect();
+    backend_.connect(backend_preamble_);
 }
 
 void Session::submit(RouteKind kind, std::optional<std::uint64_t> seq, std::string body, ReplySlotPtr slot) {

@@ -34,7 +34,7 @@ class Session final : public SessionBase, private BackendEvents {
 
     // `transport`: rtmpt or rtmpts, after the connection whose /open made the session.
     Session(Worker& worker, std::string id, std::string client, std::string client_address,
-            Transport transport);
+            Transport transport, std::string backend_preamble);
     ~Session() override;
 
     void start() override;

@@ -20,8 +20,11 @@ using Clock = std::chrono::steady_clock;
 
 class SessionBase {
   public:
-    SessionBase(std::string id, std::string client, std::string client_address, Transport transport)
+    // `backend_preamble`: what the backend connection starts with (a PROXY header), or empty.
+    SessionBase(std::string id, std::string client, std::string client_address, Transport transport,
+                std::string backend_preamble)
         : opened_at_(Clock::now()),
+          backend_preamble_(std::move(backend_preamble)),
           id_(std::move(id)),
           client_(std::move(client)),
           client_address_(std::move(client_address)),
@@ -61,6 +64,7 @@ class SessionBase {
     const Clock::time_point opened_at_;
     std::uint64_t bytes_up_ = 0;    // client -> backend, forwarded
     std::uint64_t bytes_down_ = 0;  // backend -> client, delivered (RTMPT: put into replies)
+    const std::string backend_preamble_;
 
   private:
     const std::string id_;
