@@ -60,4 +60,10 @@ LoadResult load_file(const std::string& path) {
     }
 }
 
+std::optional<proto::ProxyVersion> backend_proxy_version(const BackendConfig& backend) {
+    if (backend.proxy_protocol == "v1") return proto::ProxyVersion::v1;
+    if (backend.proxy_protocol == "v2") return proto::ProxyVersion::v2;
+    return std::nullopt;
+}
+
 }  // namespace rtmpt::config

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "proto/ip_address.hpp"
+#include "proto/proxy_protocol.hpp"
 
 namespace rtmpt::config {
 
@@ -173,5 +174,8 @@ struct LoadResult {
 [[nodiscard]] std::string describe_keys();
 
 [[nodiscard]] std::string_view log_level_name(LogLevel level);
+
+// backend.proxy_protocol as a version; nothing when it is off.
+[[nodiscard]] std::optional<proto::ProxyVersion> backend_proxy_version(const BackendConfig& backend);
 
 }  // namespace rtmpt::config

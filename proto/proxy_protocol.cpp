@@ -289,4 +289,13 @@ std::string build_proxy_header(ProxyVersion version, const std::optional<Endpoin
     return out;
 }
 
+std::string build_proxy_local_header(ProxyVersion version) {
+    if (version == ProxyVersion::v1) return "PROXY UNKNOWN\r\n";
+    std::string out(kV2Signature.begin(), kV2Signature.end());
+    out += static_cast<char>(0x20);  // version 2, LOCAL
+    out += static_cast<char>(0x00);  // AF_UNSPEC
+    put16(out, 0);
+    return out;
+}
+
 }  // namespace rtmpt::proto

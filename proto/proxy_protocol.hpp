@@ -72,4 +72,8 @@ struct ProxyHeader {
 [[nodiscard]] std::string build_proxy_header(ProxyVersion version, const std::optional<Endpoint>& source,
                                              const std::optional<Endpoint>& destination);
 
+// The header of a connection that speaks for nobody but its maker (a health check): v1's
+// "PROXY UNKNOWN", v2's LOCAL command. The receiver uses the connection's own addresses.
+[[nodiscard]] std::string build_proxy_local_header(ProxyVersion version);
+
 }  // namespace rtmpt::proto

@@ -105,8 +105,10 @@ void AdminServer::handle(AdminConnection& connection, llhttp_method_t method, st
         connection.reply(health_page(probe_.last().value_or(HealthProbe::Result{})));
     } else {
         connection.wait_for_probe();
+        const auto proxy = config::backend_proxy_version(worker_.config().backend);
         probe_.check(connection, worker_.config().backend.address,
-                     worker_.config().admin.health_probe_timeout);
+                     worker_.config().admin.health_probe_timeout,
+                     proxy ? proto::build_proxy_local_header(*proxy) : std::string());
     }
 }
 

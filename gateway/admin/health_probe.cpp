@@ -15,7 +15,8 @@ HealthProbe::HealthProbe(event_base* base, evdns_base* dns) : base_(base), dns_(
 
 HealthProbe::~HealthProbe() = default;
 
-void HealthProbe::check(Waiter& waiter, const config::HostPort& address, std::chrono::milliseconds timeout) {
+void HealthProbe::check(Waiter& waiter, const config::HostPort& address, std::chrono::milliseconds timeout,
+                        std::string greeting) {
     const auto now = Clock::now();
     // A reload may have moved the backend: a result for another address says nothing.
     if (state_ == State::idle && last_ && last_->address == address && now - last_->at < kReuseFor) {
@@ -29,6 +30,7 @@ void HealthProbe::check(Waiter& waiter, const config::HostPort& address, std::ch
     probing_ = address;
     started_ = now;
     timeout_ = timeout;
+    greeting_ = std::move(greeting);
     bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
     if (!bev_) {
         finish(false, "cannot create socket");
@@ -57,6 +59,12 @@ void HealthProbe::on_event(bufferevent* bev, short what, void* arg) {
         const double ms = std::chrono::duration<double, std::milli>(Clock::now() - self->started_).count();
         char text[64];
         std::snprintf(text, sizeof text, "connected in %.1fms", ms);
+        if (!self->greeting_.empty()) {
+            // A fresh socket takes a few bytes at once; if it does not, the probe's answer stands.
+            const ssize_t sent = ::send(bufferevent_getfd(bev), self->greeting_.data(),
+                                        self->greeting_.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)sent;
+        }
         self->finish(true, text);
         return;
     }

@@ -47,7 +47,10 @@ class HealthProbe {
 
     // Tells `waiter` a result for `address`: at once when a fresh one exists, otherwise when the
     // probe in progress (started now if there is none) ends, within `timeout`.
-    void check(Waiter& waiter, const config::HostPort& address, std::chrono::milliseconds timeout);
+    // `greeting`: sent once connected, before the close (a PROXY LOCAL header, so that an
+    // origin that requires one logs a health check instead of a broken header); may be empty.
+    void check(Waiter& waiter, const config::HostPort& address, std::chrono::milliseconds timeout,
+               std::string greeting = {});
     // `waiter` is going away before its result came: it is not called.
     void forget(Waiter& waiter);
 
@@ -65,6 +68,7 @@ class HealthProbe {
     config::HostPort probing_;  // the address being probed
     Clock::time_point started_;
     std::chrono::milliseconds timeout_{0};
+    std::string greeting_;
     std::optional<Result> last_;
     std::vector<Waiter*> waiters_;
 };

@@ -404,10 +404,9 @@ std::optional<std::string> Worker::new_session_id(const ClientIdentity& client) 
 }
 
 std::string Worker::backend_preamble(const ClientIdentity& client) const {
-    const std::string& version = config().backend.proxy_protocol;
-    if (version == "off") return {};
-    return proto::build_proxy_header(version == "v1" ? proto::ProxyVersion::v1 : proto::ProxyVersion::v2,
-                                     client.endpoint, client.local);
+    const auto version = config::backend_proxy_version(config().backend);
+    if (!version) return {};
+    return proto::build_proxy_header(*version, client.endpoint, client.local);
 }
 
 SessionBase& Worker::add_session(std::unique_ptr<SessionBase> session) {

@@ -257,6 +257,22 @@ class HealthTest(AdminTestCase):
         self.assertFalse(body["backend"]["reachable"])
         self.gw.wait_for_log(r"admin listening on")  # still up and answering
 
+    def probe_bytes(self, version, expected):
+        # An origin listening with proxy_protocol reads a header from every connection: the probe
+        # sends one that names nobody (v2 LOCAL, v1 UNKNOWN) rather than a bare connect.
+        self.start(backend__proxy_protocol=q(version))
+        status, body = self.health()
+        self.assertEqual(status, 200, body)
+        probe = self.backend.wait_for_connection(0)
+        probe.wait_for_eof()
+        self.assertEqual(probe.data(), expected)
+
+    def test_healthz_probe_sends_proxy_v2_local(self):
+        self.probe_bytes("v2", bytes.fromhex("0d0a0d0a000d0a515549540a") + b"\x20\x00\x00\x00")
+
+    def test_healthz_probe_sends_proxy_v1_unknown(self):
+        self.probe_bytes("v1", b"PROXY UNKNOWN\r\n")
+
     def test_healthz_503_with_the_reason_when_the_backend_refuses(self):
         self.start(refused=True)
         status, body = self.health()
