@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes the config loader, the request path (llhttp, routes, the session sequence logic and
-# replies) and the gateway itself (its Worker between scripted clients and a scripted backend)
-# with libFuzzer under AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer.
+# replies), the PROXY protocol header parser and builder, and the gateway itself (its Worker
+# between scripted clients and a scripted backend) with libFuzzer under AddressSanitizer,
+# UndefinedBehaviorSanitizer and LeakSanitizer.
 # Installs what it needs, builds the drivers of tests/fuzz with clang in their own build directory
 # (reused), runs each over a fresh copy of its seed corpus with its dictionary for FUZZ_SECONDS
 # (default 60) and prints one line per fuzzer. Exits non-zero if any fuzzer found a crash, a leak,
@@ -19,7 +20,7 @@ if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
 fi
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 fuzzers=("$@")
-[ "${#fuzzers[@]}" -gt 0 ] || fuzzers=(fuzz_config fuzz_request fuzz_gateway)
+[ "${#fuzzers[@]}" -gt 0 ] || fuzzers=(fuzz_config fuzz_request fuzz_proxy_header fuzz_gateway)
 
 bash packaging/install-deps.sh
 

@@ -145,26 +145,32 @@ ProxyHeader parse_v2(std::span<const std::uint8_t> bytes, std::size_t max_bytes)
     // LOCAL: the balancer speaking for itself (a health check); its address block, if any, is
     // skipped whole and means nothing.
     if (command == 0) return h;
+    // An unspecified transport carries addresses the receiver must not rely on: the connection's
+    // own ends count, as for LOCAL. A datagram flow cannot be what arrived on a TCP connection.
     if (transport == dgram)
         return refused(ProxyHeader::Problem::malformed, "v2 header names a datagram flow");
     switch (family) {
         case inet: {
             if (block < kInetBlock)
                 return refused(ProxyHeader::Problem::malformed, "v2 IPv4 address block short");
-            h.source = Endpoint{IpAddress::v4({p[0], p[1], p[2], p[3]}), read16(p + 8)};
-            h.destination = Endpoint{IpAddress::v4({p[4], p[5], p[6], p[7]}), read16(p + 10)};
+            if (transport == stream) {
+                h.source = Endpoint{IpAddress::v4({p[0], p[1], p[2], p[3]}), read16(p + 8)};
+                h.destination = Endpoint{IpAddress::v4({p[4], p[5], p[6], p[7]}), read16(p + 10)};
+            }
             used = kInetBlock;
             break;
         }
         case inet6: {
             if (block < kInet6Block)
                 return refused(ProxyHeader::Problem::malformed, "v2 IPv6 address block short");
-            std::array<std::uint8_t, 16> src{};
-            std::array<std::uint8_t, 16> dst{};
-            std::copy_n(p, 16, src.begin());
-            std::copy_n(p + 16, 16, dst.begin());
-            h.source = Endpoint{IpAddress::v6(src), read16(p + 32)};
-            h.destination = Endpoint{IpAddress::v6(dst), read16(p + 34)};
+            if (transport == stream) {
+                std::array<std::uint8_t, 16> src{};
+                std::array<std::uint8_t, 16> dst{};
+                std::copy_n(p, 16, src.begin());
+                std::copy_n(p + 16, 16, dst.begin());
+                h.source = Endpoint{IpAddress::v6(src), read16(p + 32)};
+                h.destination = Endpoint{IpAddress::v6(dst), read16(p + 34)};
+            }
             used = kInet6Block;
             break;
         }
@@ -227,7 +233,8 @@ std::optional<Endpoint> parse_endpoint(std::string_view text) {
     std::string_view host = text.substr(0, colon);
     const bool bracketed = host.size() >= 2 && host.front() == '[' && host.back() == ']';
     if (bracketed) host = host.substr(1, host.size() - 2);
-    if (!bracketed && host.find(':') != std::string_view::npos) return std::nullopt;
+    // Brackets go with IPv6 and only with it, as to_string writes them.
+    if (bracketed != (host.find(':') != std::string_view::npos)) return std::nullopt;
     const auto address = IpAddress::parse(host);
     const auto port = parse_port(text.substr(colon + 1));
     if (!address || !port) return std::nullopt;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the seed corpora of fuzz_request and fuzz_gateway.
+"""Writes the seed corpora of fuzz_request, fuzz_gateway and fuzz_proxy_header.
 
 corpus/request: what one client connection sends, byte for byte. Each file is one connection's
 bytes, as the clients in /work/shared/rtmpt-reference.md send them (header spellings of librtmp,
@@ -10,6 +10,10 @@ bodies, Upgrade, oversized bodies, a GET).
 corpus/gateway: scripts for fuzz_gateway (the format is at the top of fuzz_gateway.cpp): the same
 clients against the real gateway, plus what only a running gateway has: several connections,
 idle holds, backend data, backpressure both ways, half-closes, resets and timeouts.
+
+corpus/proxy_header: the first bytes of a connection behind a load balancer: PROXY protocol v1
+lines and v2 headers as HAProxy, nginx and cloud balancers send them (every family, LOCAL health
+checks, TLVs), then the connection's own bytes; plus the broken headers the parser must refuse.
 
 The files are checked in; run this again after changing it:  python3 tests/fuzz/make_seeds.py
 """
@@ -416,3 +420,79 @@ for name, data in gw_seeds.items():
     with open(os.path.join(GW_OUT, name + ".gw"), "wb") as f:
         f.write(data)
 print(f"wrote {len(gw_seeds)} seeds to {os.path.relpath(GW_OUT)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# fuzz_proxy_header: a PROXY protocol header, then what the connection itself sends.
+
+PH_OUT = os.path.join(HERE, "corpus", "proxy_header")
+V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def v2(ver_cmd, fam, body, length=None):
+    return V2_SIG + bytes([ver_cmd, fam]) + (len(body) if length is None else length).to_bytes(2, "big") + body
+
+
+def tlv(kind, value):
+    return bytes([kind]) + len(value).to_bytes(2, "big") + value
+
+
+def port(n):
+    return n.to_bytes(2, "big")
+
+
+INET = bytes([192, 0, 2, 1, 198, 51, 100, 2]) + port(51000) + port(1935)
+V6_SRC = bytes.fromhex("20010db8000000000000000000000001")
+V6_DST = bytes.fromhex("20010db8000000000000000000000002")
+INET6 = V6_SRC + V6_DST + port(51000) + port(443)
+MAPPED = bytes(10) + b"\xff\xff" + bytes([192, 0, 2, 1])
+UNIX = b"/run/haproxy.sock".ljust(108, b"\x00") + b"/run/rtmpt.sock".ljust(108, b"\x00")
+# What follows the header: an RTMPT request, or a native RTMP client's C0 and the start of C1.
+AFTER = minimal("/open/1")
+RTMP = b"\x03" + bytes(8) + bytes(range(32))
+# HAProxy's send-proxy-v2-ssl: ALPN, authority, an SSL TLV with its version and cipher, a unique id.
+SSL = tlv(0x20, b"\x01" + bytes(4) + tlv(0x21, b"TLSv1.3") + tlv(0x23, b"TLS_AES_128_GCM_SHA256"))
+
+ph_seeds = {
+    # Version 1, as HAProxy's send-proxy and nginx's proxy_protocol write it.
+    "v1_tcp4": b"PROXY TCP4 192.0.2.1 198.51.100.2 51000 1935\r\n" + AFTER,
+    "v1_tcp6": b"PROXY TCP6 2001:db8::1 2001:db8::2 51000 443\r\n" + RTMP,
+    "v1_tcp6_mapped": b"PROXY TCP6 ::ffff:192.0.2.1 2001:db8::2 0 65535\r\n",
+    "v1_unknown": b"PROXY UNKNOWN\r\n" + AFTER,
+    "v1_unknown_addresses": b"PROXY UNKNOWN 192.0.2.1 198.51.100.2 51000 1935\r\n",
+    "v1_longest": b"PROXY TCP6 " + b" ".join([b"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"] * 2) + b" 65535 65535\r\n",
+    "v1_107": b"PROXY UNKNOWN " + b"x" * 91 + b"\r\n",
+    "v1_no_end": b"PROXY TCP4 192.0.2.1 198.51.100.2 51000 1935" + b" " * 70,
+    "v1_no_cr": b"PROXY TCP4 192.0.2.1 198.51.100.2 51000 1935\n",
+    "v1_bad_fields": b"PROXY TCP4 2001:db8::1 198.51.100.2 051000 1935 9\r\n",
+    # Version 2: every family, LOCAL, TLVs.
+    "v2_inet": v2(0x21, 0x11, INET) + AFTER,
+    "v2_inet6": v2(0x21, 0x21, INET6) + RTMP,
+    "v2_inet6_mapped": v2(0x21, 0x21, V6_SRC + MAPPED + port(1) + port(2)),
+    "v2_unix": v2(0x21, 0x31, UNIX),
+    "v2_unspec": v2(0x21, 0x00, b"") + AFTER,
+    "v2_local": v2(0x20, 0x00, b"") + AFTER,
+    "v2_local_inet": v2(0x20, 0x11, INET),
+    "v2_tlvs": v2(0x21, 0x11, INET + tlv(0x01, b"h2") + tlv(0x02, b"media.example.org") + tlv(0x04, b"")
+                  + tlv(0x05, b"0123456789abcdef") + SSL + tlv(0x03, bytes(4))) + AFTER,
+    "v2_aws_vpce": v2(0x21, 0x21, INET6 + tlv(0xEA, b"\x01vpce-0123456789abcdef0")),
+    "v2_dgram": v2(0x21, 0x12, INET),
+    "v2_short_block": v2(0x21, 0x21, INET),
+    "v2_tlv_past_end": v2(0x21, 0x11, INET + b"\x01\x00\x09h2"),
+    "v2_tlv_cut": v2(0x21, 0x11, INET + b"\x01\x00"),
+    "v2_too_long": v2(0x21, 0x11, INET, length=0xFFFF),
+    "v2_version_1": v2(0x11, 0x11, INET),
+    # Not a PROXY header at all.
+    "http": AFTER,
+    "rtmp": RTMP,
+    "proxz": b"PROXZ TCP4\r\n",
+}
+
+if os.path.isdir(PH_OUT):
+    for old in os.listdir(PH_OUT):
+        os.remove(os.path.join(PH_OUT, old))
+os.makedirs(PH_OUT, exist_ok=True)
+for name, data in ph_seeds.items():
+    with open(os.path.join(PH_OUT, name + ".bin"), "wb") as f:
+        f.write(data)
+print(f"wrote {len(ph_seeds)} seeds to {os.path.relpath(PH_OUT)}")

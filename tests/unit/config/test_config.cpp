@@ -559,7 +559,7 @@ TEST_CASE("bad access lists name the item and the reason") {
     CHECK(
         errors_of("access: 1\n") ==
         std::vector<std::string>{"test.yaml:1: access: expected a map of keys (allow, deny, trusted_proxies, "
-                                 "bind_session_to_client), got a value"});
+                                 "proxy_protocol_from, bind_session_to_client), got a value"});
 }
 
 TEST_CASE("booleans are true or false") {
