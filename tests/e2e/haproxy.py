@@ -1,5 +1,6 @@
 """A private HAProxy (Debian's haproxy package) for end-to-end tests, configured from the shipped
-packaging/haproxy/rtmpt-gateway.cfg.
+packaging/haproxy/rtmpt-gateway.cfg (or, for a test that needs another setup, from a config of its own:
+HAProxy(config=...)).
 
 The shipped file is used as it is, except for the addresses it names: its `bind` and `server` lines are
 pointed at loopback ports, and a small global section of the test's own sends HAProxy's log to a Unix
@@ -114,11 +115,18 @@ class LogSocket:
 
 
 class HAProxy:
-    """haproxy -db (foreground) with the shipped config pointed at loopback ports."""
+    """haproxy -db (foreground) with the shipped config pointed at loopback ports.
 
-    def __init__(self, servers, start_timeout=10.0, attempts=5):
+    config: instead of the shipped file, a function (bind_port, log_socket_path) -> the whole config text of
+    the test's own (its `log` line should name log_socket_path, for self.log). host: the address it binds,
+    where readiness is checked (e.g. "::1" for `bind [::1]:<port>`).
+    """
+
+    def __init__(self, servers=None, start_timeout=10.0, attempts=5, config=None, host="127.0.0.1"):
         if not os.path.exists(HAPROXY):
             raise RuntimeError(f"{HAPROXY} missing: install Debian's haproxy (packaging/install-deps.sh)")
+        if (servers is None) == (config is None):
+            raise ValueError("HAProxy: give either servers (the shipped config) or config (a config of its own)")
         self._dir = tempfile.TemporaryDirectory(prefix="e2e-haproxy-")
         self.log = LogSocket(os.path.join(self._dir.name, "log.sock"))
         self.config_path = os.path.join(self._dir.name, "haproxy.cfg")
@@ -126,7 +134,7 @@ class HAProxy:
 
         def launch(port, stderr):
             with open(self.config_path, "w") as f:
-                f.write(config_from_shipped(port, servers, self.log.path))
+                f.write(config(port, self.log.path) if config else config_from_shipped(port, servers, self.log.path))
             check = subprocess.run([HAPROXY, "-c", "-q", "-f", self.config_path], capture_output=True, text=True,
                                    timeout=30)
             if check.returncode != 0:
@@ -135,7 +143,8 @@ class HAProxy:
                                     stdout=stderr, stderr=stderr)
 
         try:
-            self.proc, self.port = start_listening("haproxy", launch, self.stderr_path, start_timeout, attempts)
+            self.proc, self.port = start_listening("haproxy", launch, self.stderr_path, start_timeout, attempts,
+                                                   host=host)
         except BaseException:
             self._cleanup()
             raise

@@ -212,10 +212,10 @@ class Scenario:
             self.test.fail("\n".join(["", *self.problems, "", *details]))
 
 
-def open_stream_fixture(cls, prefix, clip=True, **clip_args):
+def open_stream_fixture(cls, prefix, clip=True, nginx_options=None, **clip_args):
     """A test class's working directory (cls.tmp), generated clip (cls.clip, its listing cls.published) and
-    private nginx-rtmp (cls.nginx). cls.gw starts as None. The caller closes it with close_stream_fixture,
-    also when this raises."""
+    private nginx-rtmp (cls.nginx; nginx_options: NginxRtmp's keyword arguments). cls.gw starts as None. The
+    caller closes it with close_stream_fixture, also when this raises."""
     cls.tmp = tempfile.mkdtemp(prefix=prefix)
     cls.nginx = None
     cls.gw = None
@@ -223,7 +223,7 @@ def open_stream_fixture(cls, prefix, clip=True, **clip_args):
         cls.clip = media.make_clip(os.path.join(cls.tmp, "clip.flv"), seconds=CLIP_SECONDS, **clip_args)
         cls.published = media.framemd5(cls.clip)
         assert set(cls.published) == {"video", "audio"}, cls.published.keys()
-    cls.nginx = NginxRtmp()
+    cls.nginx = NginxRtmp(**(nginx_options or {}))
 
 
 def close_stream_fixture(cls):

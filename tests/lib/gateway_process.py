@@ -118,9 +118,11 @@ class GatewayProcess:
         self.stop()
 
 
-def gateway_yaml(backend_port, backend_host="127.0.0.1", **overrides):
+def gateway_yaml(backend_port, backend_host="127.0.0.1", listen=("127.0.0.1:0",), **overrides):
     """A config for tests: loopback listener on a kernel-chosen port, short timeouts.
 
+    listen: the listen addresses, e.g. ("[::1]:0",) or ("[::1]:0", "127.0.0.1:0"); GatewayProcess.host and
+    .port are the first one's (each has its own "listening on" line).
     overrides: dotted keys, e.g. {"session.idle_timeout": "2s"} passed as session__idle_timeout="2s".
     """
     values = {
@@ -140,7 +142,8 @@ def gateway_yaml(backend_port, backend_host="127.0.0.1", **overrides):
     for key, v in values.items():
         section, name = key.split(".", 1)
         sections.setdefault(section, {})[name] = v
-    out = ['listen: ["127.0.0.1:0"]', "backend:", f'  address: "{backend_host}:{backend_port}"']
+    out = ["listen: [" + ", ".join(f'"{a}"' for a in listen) + "]", "backend:",
+           f'  address: "{backend_host}:{backend_port}"']
     for k, v in sections.pop("backend", {}).items():
         out.append(f"  {k}: {v}")
     for section, kv in sections.items():
