@@ -18,6 +18,8 @@ struct ClientPeer {
     // The address the client connected to: the balancer's front end from a PROXY header, else
     // absent (the socket's own address is read when a backend header needs it).
     std::optional<proto::Endpoint> local;
+    // The balancer whose PROXY header named the client ("10.0.0.2:51000"), or empty.
+    std::string via;
 };
 
 // The peer as the listener reports it: "1.2.3.4:5678" or "[::1]:5678".

@@ -90,6 +90,7 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, ClientPeer pe
                                TlsContextPtr context)
     : worker_(worker),
       peer_(std::move(peer.shown)),
+      via_(std::move(peer.via)),
       peer_endpoint_(peer.endpoint),
       peer_ip_(peer.endpoint ? std::optional<proto::IpAddress>(peer.endpoint->address) : std::nullopt),
       local_(peer.local),
@@ -141,6 +142,11 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, ClientPeer pe
 
 HttpConnection::~HttpConnection() {
     for (auto& slot : replies_) slot->detach();
+}
+
+std::string HttpConnection::hops() const {
+    if (via_.empty() || !peer_endpoint_) return peer_;
+    return proto::to_string(*peer_endpoint_) + "," + via_;
 }
 
 const std::optional<proto::Endpoint>& HttpConnection::local_endpoint() const {

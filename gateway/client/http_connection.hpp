@@ -65,6 +65,9 @@ class HttpConnection {
     // The address the client connected to: the balancer's front end from its PROXY header, or
     // this socket's own address (read once, when first asked).
     [[nodiscard]] const std::optional<proto::Endpoint>& local_endpoint() const;
+    // The hops between the client and us as log lines list them after "via=": the TCP peer, or
+    // behind a balancer's PROXY header "<the header's client>,<the balancer>".
+    [[nodiscard]] std::string hops() const;
     [[nodiscard]] bool tls() const { return tls_; }
 
     // A slot of ours was filled: write out every reply that is now at the head of the line.
@@ -119,6 +122,7 @@ class HttpConnection {
 
     Worker& worker_;
     const std::string peer_;
+    const std::string via_;  // the balancer whose PROXY header named the peer, or empty
     const std::optional<proto::Endpoint> peer_endpoint_;
     const std::optional<proto::IpAddress> peer_ip_;
     mutable std::optional<proto::Endpoint> local_;

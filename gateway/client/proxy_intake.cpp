@@ -99,6 +99,7 @@ void ProxyIntake::finish(const proto::ProxyHeader& header) {
     if (header.source) {
         client.endpoint = header.source;
         client.local = header.destination;
+        client.via = peer_;
         client.shown = proto::to_string(*header.source) + " via=" + peer_;
         worker_.log().debug("proxy client=" + client.shown + " PROXY " + version + " header of " +
                             std::to_string(header.length) + " bytes" +

@@ -345,7 +345,7 @@ ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequ
     }
     if (forwarded.hops == 0) return direct;
     const std::string address = forwarded.address.to_string();
-    return ClientIdentity{address, address + " via=" + connection.peer(), forwarded.address,
+    return ClientIdentity{address, address + " via=" + connection.hops(), forwarded.address,
                           proto::Endpoint{forwarded.address, 0}, connection.local_endpoint()};
 }
 

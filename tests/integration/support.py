@@ -76,8 +76,10 @@ def q(s):
 class GatewayTestCase(unittest.TestCase):
     """Per test: one ScriptedBackend (or a refused port) and one gateway pointed at it."""
 
-    def start(self, backend=None, refused=False, **overrides):
-        """Starts the gateway; overrides are gateway_yaml() keys, e.g. session__idle_hold=q("0ms")."""
+    def start(self, backend=None, refused=False, listen=None, **overrides):
+        """Starts the gateway; overrides are gateway_yaml() keys, e.g. session__idle_hold=q("0ms").
+        `listen`: the public listen addresses (e.g. ["127.0.0.1:0", "[::1]:0"]) instead of gateway_yaml()'s
+        default; self.gw.host and .port are the first one's."""
         if BINARY is None:
             self.fail("no gateway binary given (run through run.py --binary PATH)")
         if refused:
@@ -91,6 +93,8 @@ class GatewayTestCase(unittest.TestCase):
             port = self.backend.port
         self._problems_before = self._problem_count()
         self._stopped = None  # (proc.poll() before the stop, exit status) once stop_gateway() ran
+        if listen is not None:
+            overrides["listen"] = listen
         self.gw = GatewayProcess(BINARY, gateway_yaml(port, **overrides))
         self.addCleanup(self._stop_gateway)
         return self.gw
