@@ -4,6 +4,7 @@
 
 #include "proto/proxy_protocol.hpp"
 
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -20,6 +21,9 @@ struct ClientPeer {
     std::optional<proto::Endpoint> local;
     // The balancer whose PROXY header named the client ("10.0.0.2:51000"), or empty.
     std::string via;
+    // When the TCP connection was accepted, if not just now: the first bytes' deadline counts
+    // from it, so time spent on a PROXY header is not given again.
+    std::optional<std::chrono::steady_clock::time_point> accepted_at;
 };
 
 // The peer as the listener reports it: "1.2.3.4:5678" or "[::1]:5678".

@@ -50,7 +50,6 @@ constexpr Refusal kBodyTooLarge{HttpStatus::payload_too_large, "request body too
 constexpr Refusal kHeaderTimeout{HttpStatus::request_timeout, "request header timeout",
                                  &Counters::refused_header_timeout};
 
-// "1.2.3.4:5678" or "[::1]:5678", as the listener formats peers.
 [[nodiscard]] char lower(char c) {
     return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
 }
@@ -136,7 +135,14 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, ClientPeer pe
     // The first bytes (and, on a TLS listener, the handshake before them) have a deadline that no
     // dribbled byte restarts: the header timeout's, from the accept. A silent connection would
     // otherwise hold its descriptor for the whole keep-alive timeout.
-    const timeval deadline = to_timeval(worker.config().http.header_timeout);
+    // Behind a PROXY header, the accept was the balancer's connection, some time ago.
+    auto first_bytes_within = worker.config().http.header_timeout;
+    if (peer.accepted_at) {
+        first_bytes_within -= std::chrono::duration_cast<config::Duration>(std::chrono::steady_clock::now() -
+                                                                           *peer.accepted_at);
+        first_bytes_within = std::max(first_bytes_within, config::Duration{1});
+    }
+    const timeval deadline = to_timeval(first_bytes_within);
     evtimer_add(header_timer_.get(), &deadline);
 }
 

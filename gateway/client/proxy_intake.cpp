@@ -54,10 +54,17 @@ void ProxyIntake::read_header() {
         fail(Failure::closed, std::string("read failed: ") + std::strerror(errno));
         return;
     }
+    if (n == 0 && header_.empty()) {
+        // A balancer's TCP health check on the traffic port: connect, close. Not a failure, and
+        // frequent (every few seconds from every zone): counted apart, logged at debug.
+        ++worker_.counters().proxy_empty;
+        worker_.log().debug("proxy client=" + peer_ + " closed before any byte (a TCP health check?)");
+        close();
+        return;
+    }
     if (n == 0) {
-        fail(Failure::closed, header_.empty() ? "closed before any byte"
-                                              : "closed after " + std::to_string(header_.size()) +
-                                                    " bytes of an unfinished header");
+        fail(Failure::closed,
+             "closed after " + std::to_string(header_.size()) + " bytes of an unfinished header");
         return;
     }
     const std::size_t had = header_.size();
@@ -110,6 +117,7 @@ void ProxyIntake::finish(const proto::ProxyHeader& header) {
         worker_.log().debug("proxy client=" + peer_ + " PROXY " + version +
                             " header names no client: the connection is the balancer's own");
     }
+    client.accepted_at = accepted_at_;
     const evutil_socket_t fd = fd_;
     fd_ = -1;
     worker_.accept_proxied(*this, fd, std::move(client), tls_);
@@ -144,6 +152,11 @@ void ProxyIntake::fail(Failure failure, std::string_view why) {
     }
     worker_.log().info("proxy client=" + peer_ + " closing because: PROXY header " + std::string(key) + ": " +
                        std::string(why));
+    close();
+}
+
+void ProxyIntake::close() {
+    state_ = State::done;
     read_event_.reset();
     evtimer_del(deadline_.get());
     if (fd_ >= 0) evutil_closesocket(fd_);

@@ -8,6 +8,7 @@
 #include "gateway/loop/event_ptr.hpp"
 #include "proto/proxy_protocol.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -43,6 +44,8 @@ class ProxyIntake {
     void read_header();
     void finish(const proto::ProxyHeader& header);
     void fail(Failure failure, std::string_view why);
+    // Closes the socket and leaves the worker's list.
+    void close();
 
     Worker& worker_;
     evutil_socket_t fd_;  // -1 once handed over or closed
@@ -52,6 +55,7 @@ class ProxyIntake {
     std::vector<std::uint8_t> header_;  // bytes of the header taken off the socket so far
     EventPtr read_event_;
     EventPtr deadline_;  // http.header_timeout from the accept; bytes that trickle in do not extend it
+    const std::chrono::steady_clock::time_point accepted_at_ = std::chrono::steady_clock::now();
 };
 
 }  // namespace rtmpt::gateway

@@ -79,7 +79,10 @@ namespace rtmpt::gateway {
     X(tls_failed_version, "tls_handshake_failures", "version", "a TLS version below 1.2 offered")            \
     X(tls_failed_cipher, "tls_handshake_failures", "cipher", "no cipher in common with the client")          \
     X(tls_failed_other, "tls_handshake_failures", "other", "any other handshake failure")                    \
-    X(proxy_headers, "proxy_headers", "", "PROXY protocol headers read from access.proxy_protocol_from")     \
+    X(proxy_headers, "proxy_headers", "",                                                                    \
+      "PROXY protocol headers read from access.proxy_protocol_from (LOCAL and UNKNOWN included)")            \
+    X(proxy_empty, "proxy_empty_connections", "",                                                            \
+      "connections from access.proxy_protocol_from closed before any byte (TCP health checks)")              \
     X(proxy_failed_not_proxy, "proxy_header_failures", "not_proxy",                                          \
       "a listed balancer's connection that did not begin with a PROXY header")                               \
     X(proxy_failed_malformed, "proxy_header_failures", "malformed", "a PROXY header the protocol forbids")   \

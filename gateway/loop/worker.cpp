@@ -325,6 +325,12 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
     slot->fill(replies().error(HttpStatus::not_found, "not an RTMPT path", false));
 }
 
+std::optional<proto::Endpoint> Worker::local_for_header(const HttpConnection& connection) const {
+    // Read only for a header that names it: a getsockname per session otherwise wasted.
+    if (!config::backend_proxy_version(config().backend)) return std::nullopt;
+    return connection.local_endpoint();
+}
+
 ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequest& request,
                                 const config::AccessConfig& access) {
     const std::optional<proto::IpAddress>& peer = connection.peer_ip();
@@ -332,7 +338,7 @@ ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequ
         return ClientIdentity{
             address_without_port(connection.peer()), connection.peer(), std::nullopt, {}, {}};
     const ClientIdentity direct{peer->to_string(), connection.peer(), peer, connection.peer_endpoint(),
-                                connection.local_endpoint()};
+                                local_for_header(connection)};
     const auto& trusted = access.trusted_proxies;
     if (trusted.empty() || !proto::any_contains(trusted, *peer)) return direct;
     const proto::ForwardedClient forwarded =
@@ -346,7 +352,7 @@ ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequ
     if (forwarded.hops == 0) return direct;
     const std::string address = forwarded.address.to_string();
     return ClientIdentity{address, address + " via=" + connection.hops(), forwarded.address,
-                          proto::Endpoint{forwarded.address, 0}, connection.local_endpoint()};
+                          proto::Endpoint{forwarded.address, 0}, local_for_header(connection)};
 }
 
 const char* Worker::access_refusal(const ClientIdentity& client) const {
@@ -452,7 +458,7 @@ void Worker::open_native(HttpConnection& connection, BufferEventPtr client, std:
     const std::optional<proto::IpAddress>& peer = connection.peer_ip();
     const ClientIdentity identity{peer ? peer->to_string() : address_without_port(connection.peer()),
                                   connection.peer(), peer, connection.peer_endpoint(),
-                                  connection.local_endpoint()};
+                                  local_for_header(connection)};
     if (admit(identity) != Admission::ok) return;  // `client` goes, closing the connection
     const std::optional<std::string> id = new_session_id(identity);
     if (!id) return;

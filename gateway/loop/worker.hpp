@@ -123,6 +123,8 @@ class Worker {
     enum class Admission { ok, access, draining, full, per_client };
     [[nodiscard]] Admission admit(const ClientIdentity& client);
     [[nodiscard]] std::optional<std::string> new_session_id(const ClientIdentity& client);
+    // The address `connection`'s client reached, when backend.proxy_protocol will name it.
+    [[nodiscard]] std::optional<proto::Endpoint> local_for_header(const HttpConnection& connection) const;
     // What a new session's backend connection starts with: its PROXY header, or nothing.
     [[nodiscard]] std::string backend_preamble(const ClientIdentity& client) const;
     void start_connection(evutil_socket_t fd, ClientPeer peer, bool tls);

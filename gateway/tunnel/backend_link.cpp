@@ -29,8 +29,12 @@ BackendLink::~BackendLink() = default;
 
 void BackendLink::connect(std::string_view preamble) {
     bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
-    if (!bev_ || bufferevent_write(bev_.get(), preamble.data(), preamble.size()) != 0) {
+    if (!bev_) {
         mark_gone(CloseReason::backend_connect_failed, "cannot create socket");
+        return;
+    }
+    if (!preamble.empty() && bufferevent_write(bev_.get(), preamble.data(), preamble.size()) != 0) {
+        mark_gone(CloseReason::backend_connect_failed, "out of memory for the PROXY header");
         return;
     }
     preamble_bytes_ = preamble.size();

@@ -19,7 +19,7 @@ COUNTERS = ["connections_accepted", "connections_refused", "accept_pauses", "req
             "refused_method",
             "unknown_path", "unknown_session", "retries_from_cache", "sequence_start_reordered", "sequence_start_one",
             "write_timeouts", "bytes_up", "bytes_down",
-            "replies_empty", "replies_data", "idles_coalesced", "first_bytes_timeouts", "tls_handshakes", "tls_failed_timeout", "tls_failed_closed", "tls_failed_not_tls", "tls_failed_version", "tls_failed_cipher", "tls_failed_other", "proxy_headers", "proxy_failed_not_proxy", "proxy_failed_malformed", "proxy_failed_too_long", "proxy_failed_timeout", "proxy_failed_closed", "admin_refused", "admin_errors", "log_lines_dropped", "reloads", "reloads_failed"]
+            "replies_empty", "replies_data", "idles_coalesced", "first_bytes_timeouts", "tls_handshakes", "tls_failed_timeout", "tls_failed_closed", "tls_failed_not_tls", "tls_failed_version", "tls_failed_cipher", "tls_failed_other", "proxy_headers", "proxy_empty", "proxy_failed_not_proxy", "proxy_failed_malformed", "proxy_failed_too_long", "proxy_failed_timeout", "proxy_failed_closed", "admin_refused", "admin_errors", "log_lines_dropped", "reloads", "reloads_failed"]
 CLOSE_REASONS = ["client_close", "idle_timeout", "backend_closed", "backend_connect_failed", "backend_error",
                  "sequence_out_of_window", "sequence_gap_timeout", "handshake_timeout", "max_lifetime", "byte_limit", "shutdown"]
 STATS_NAMES = COUNTERS + ["closed_" + r for r in CLOSE_REASONS]

@@ -791,13 +791,24 @@ class ProxyHostileTest(ProxyTestCase):
                          tls_failed_other=0)
         self.assertProxyStats(stats, not_proxy=2)
 
-    def test_closed_before_and_during_the_header(self):
-        """An end of stream before any byte, one after 14 bytes, and a reset: each is `closed`."""
+    def test_connect_and_close_is_a_health_check_not_a_failure(self):
+        """A balancer's TCP health check on the traffic port (connect, close, no byte): counted apart as
+        proxy_empty_connections, logged at debug only, no failure."""
+        self.start(access__proxy_protocol_from=LISTED, log__level=q("debug"))
+        for _ in range(3):
+            silent = self.raw()
+            peer = "127.0.0.1:%d" % silent.getsockname()[1]
+            silent.close()
+            self.wait_log(rf"debug proxy client={re.escape(peer)} closed before any byte")
+        self.assertTrue(self.wait_metric("proxy_empty_connections_total", 3))
+        self.assertEqual([line for line in self.gw.lines if "closing because" in line], [])
+        stats = self.stop_and_stats()
+        self.assertStats(stats, connections_accepted=3, proxy_empty=3, requests=0)
+        self.assertProxyStats(stats)
+
+    def test_closed_during_the_header(self):
+        """An end of stream after 14 bytes, and a reset: each is `closed`."""
         self.start(access__proxy_protocol_from=LISTED)
-        silent = self.raw()
-        peer = "127.0.0.1:%d" % silent.getsockname()[1]
-        silent.close()
-        self.assertProxyFailure(peer, "closed", "closed before any byte")
         cut = self.raw()
         cut.sendall(b"PROXY TCP4 1.2")
         cut.shutdown(socket.SHUT_WR)
@@ -812,10 +823,10 @@ class ProxyHostileTest(ProxyTestCase):
         reset.close()  # a reset, not an end of stream
         self.wait_log(rf"proxy client=127\.0\.0\.1:{port} closing because: PROXY header closed: "
                       r"read failed: Connection reset by peer$")
-        self.assertTrue(self.wait_metric('proxy_header_failures_total{reason="closed"}', 3))
+        self.assertTrue(self.wait_metric('proxy_header_failures_total{reason="closed"}', 2))
         stats = self.stop_and_stats()
-        self.assertStats(stats, connections_accepted=3, requests=0)
-        self.assertProxyStats(stats, closed=3)
+        self.assertStats(stats, connections_accepted=2, requests=0, proxy_empty=0)
+        self.assertProxyStats(stats, closed=2)
 
     def test_malformed_headers(self):
         self.start(access__proxy_protocol_from=LISTED)
@@ -893,6 +904,26 @@ class ProxyHostileTest(ProxyTestCase):
                                 r"no whole header within http\.header_timeout \(17 bytes came\)")
         stats = self.stop_and_stats()
         self.assertProxyStats(stats, timeout=1)
+
+    def test_first_bytes_deadline_counts_from_the_accept_not_the_header(self):
+        """A header that takes most of http.header_timeout leaves only the rest for the first request byte:
+        the connection is cut http.header_timeout after the accept, not that long after the header."""
+        self.start(access__proxy_protocol_from=LISTED, http__header_timeout=q("2s"))
+        started = time.monotonic()
+        sock = self.raw()
+        sock.sendall(b"PROXY TCP4 198.51.100.9 ")
+        # The rest of the header 1.2 s later (paced by a bounded wait for a line that never comes).
+        self.assertFalse(self.gw.wait_until(lambda lines: any("closing because" in x for x in lines), timeout=1.2))
+        sock.sendall(b"192.0.2.10 4000 8080\r\n")
+        self.assertTrue(self.closed_by_gateway(sock, timeout=5))
+        elapsed = time.monotonic() - started
+        self.assertGreaterEqual(elapsed, 1.9, "cut before http.header_timeout")
+        self.assertLess(elapsed, 2.9, "the first-bytes deadline started again after the header")
+        self.wait_log(r"http client=198\.51\.100\.9:4000 via=127\.0\.0\.1:\d+ closed: no first byte within "
+                      r"http\.header_timeout")
+        stats = self.stop_and_stats()
+        self.assertStats(stats, first_bytes_timeouts=1, requests=0)
+        self.assertProxyStats(stats, headers=1)
 
     def test_dribbled_header_is_cut_at_the_deadline(self):
         """A byte every 200 ms keeps coming, but the deadline runs from the accept: bytes do not extend it."""
