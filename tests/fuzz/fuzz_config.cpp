@@ -28,6 +28,7 @@
 #include "config/directives.hpp"
 #include "config/host_port.hpp"
 #include "config/values.hpp"
+#include "tests/fuzz/property.hpp"
 
 namespace {
 
@@ -36,17 +37,8 @@ using namespace rtmpt::config;
 constexpr std::string_view kFileName = "fuzz.yaml";
 
 [[noreturn]] void fail(const std::string& what) {
-    std::fprintf(stderr, "fuzz_config: property violated: %s\n", what.c_str());
-    std::fflush(stderr);
-    std::abort();
+    rtmpt::fuzz::property_violated("fuzz_config", what);
 }
-
-// The message is built only when the property fails: building it on every check would cost more
-// than the code under test.
-#define REQUIRE(ok, what)      \
-    do {                       \
-        if (!(ok)) fail(what); \
-    } while (false)
 
 bool is_tchar(char c) {
     constexpr std::string_view kSpecials = "!#$%&'*+-.^_`|~";

@@ -123,6 +123,7 @@
 #include "proto/http_reply.hpp"
 #include "proto/route.hpp"
 #include "proto/session_id.hpp"
+#include "tests/fuzz/property.hpp"
 
 namespace {
 
@@ -131,16 +132,8 @@ using rtmpt::proto::HttpStatus;
 using rtmpt::proto::RouteKind;
 
 [[noreturn]] void fail(const std::string& what) {
-    std::fprintf(stderr, "fuzz_gateway: property violated: %s\n", what.c_str());
-    std::fflush(stderr);
-    std::abort();
+    rtmpt::fuzz::property_violated("fuzz_gateway", what);
 }
-
-// The message is built only when the property fails.
-#define REQUIRE(ok, what)      \
-    do {                       \
-        if (!(ok)) fail(what); \
-    } while (false)
 
 std::string shown(std::string_view s, std::size_t max = 120) {
     std::string out;

@@ -38,6 +38,7 @@
 #include <string_view>
 
 #include "proto/proxy_protocol.hpp"
+#include "tests/fuzz/property.hpp"
 
 namespace {
 
@@ -55,16 +56,8 @@ using Problem = ProxyHeader::Problem;
 using Bytes = std::span<const std::uint8_t>;
 
 [[noreturn]] void fail(const std::string& what) {
-    std::fprintf(stderr, "fuzz_proxy_header: property violated: %s\n", what.c_str());
-    std::fflush(stderr);
-    std::abort();
+    rtmpt::fuzz::property_violated("fuzz_proxy_header", what);
 }
-
-// The message is built only when the property fails.
-#define REQUIRE(ok, what)      \
-    do {                       \
-        if (!(ok)) fail(what); \
-    } while (false)
 
 constexpr std::string_view kV1Prefix = "PROXY ";
 constexpr std::array<std::uint8_t, 12> kV2Signature{0x0D, 0x0A, 0x0D, 0x0A, 0x00, 0x0D,

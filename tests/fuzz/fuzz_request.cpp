@@ -58,6 +58,7 @@
 #include "proto/route.hpp"
 #include "proto/sequence_window.hpp"
 #include "proto/session_id.hpp"
+#include "tests/fuzz/property.hpp"
 
 namespace {
 
@@ -68,17 +69,8 @@ using rtmpt::proto::RouteKind;
 using rtmpt::proto::SequenceWindow;
 
 [[noreturn]] void fail(const std::string& what) {
-    std::fprintf(stderr, "fuzz_request: property violated: %s\n", what.c_str());
-    std::fflush(stderr);
-    std::abort();
+    rtmpt::fuzz::property_violated("fuzz_request", what);
 }
-
-// The message is built only when the property fails: building it on every check would cost more
-// than the code under test.
-#define REQUIRE(ok, what)      \
-    do {                       \
-        if (!(ok)) fail(what); \
-    } while (false)
 
 // Control bytes and non-ASCII shown as \xNN, for messages.
 std::string shown(std::string_view s) {
