@@ -91,7 +91,6 @@ HttpConnection::HttpConnection(Worker& worker, evutil_socket_t fd, ClientPeer pe
       peer_(std::move(peer.shown)),
       via_(std::move(peer.via)),
       peer_endpoint_(peer.endpoint),
-      peer_ip_(peer.endpoint ? std::optional<proto::IpAddress>(peer.endpoint->address) : std::nullopt),
       local_(peer.local),
       local_known_(peer.local.has_value()),
       // Room for two full replies: enough to keep the pipe busy, little enough that a client

@@ -58,9 +58,8 @@ class HttpConnection {
     HttpConnection& operator=(const HttpConnection&) = delete;
 
     [[nodiscard]] const std::string& peer() const { return peer_; }
-    // The peer's address without the port; empty only if the listener handed us something odd.
-    [[nodiscard]] const std::optional<proto::IpAddress>& peer_ip() const { return peer_ip_; }
-    // The client's address and port (the PROXY header's, behind a balancer that sends one).
+    // The client's address and port (the PROXY header's, behind a balancer that sends one); empty
+    // only if the listener handed us something odd.
     [[nodiscard]] const std::optional<proto::Endpoint>& peer_endpoint() const { return peer_endpoint_; }
     // The address the client connected to: the balancer's front end from its PROXY header, or
     // this socket's own address (read once, when first asked).
@@ -124,7 +123,6 @@ class HttpConnection {
     const std::string peer_;
     const std::string via_;  // the balancer whose PROXY header named the peer, or empty
     const std::optional<proto::Endpoint> peer_endpoint_;
-    const std::optional<proto::IpAddress> peer_ip_;
     mutable std::optional<proto::Endpoint> local_;
     mutable bool local_known_ = false;  // local_ is set, or getsockname has been tried
     const std::size_t unsent_limit_;    // reply bytes written but not yet taken by the client

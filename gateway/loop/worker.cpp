@@ -37,6 +37,17 @@ std::string misrouted_note(std::string_view session_id, std::string_view own_tag
            ": check the load balancer's routing)";
 }
 
+// Moves `item` from the live table to the list the reaper frees; false if it was not live.
+template <typename T>
+bool move_to_retired(std::unordered_map<T*, std::unique_ptr<T>>& live,
+                     std::vector<std::unique_ptr<T>>& retired, T& item) {
+    const auto it = live.find(&item);
+    if (it == live.end()) return false;
+    retired.push_back(std::move(it->second));
+    live.erase(it);
+    return true;
+}
+
 // Idle sessions are found by a sweep over all sessions, not a timer each: cheap at this
 // period even with the maximum number of sessions, and precise enough for timeouts of seconds.
 constexpr timeval kJanitorPeriod{0, 250'000};
@@ -228,17 +239,15 @@ void Worker::accept(evutil_socket_t fd, std::string peer, bool tls) {
         return;
     }
     ++counters_.connections_accepted;
+    ClientPeer client = tcp_peer(std::move(peer));
     const auto& balancers = config().access.proxy_protocol_from;
-    if (!balancers.empty()) {
-        const auto endpoint = proto::parse_endpoint(peer);
-        if (endpoint && proto::any_contains(balancers, endpoint->address)) {
-            auto intake = std::make_unique<ProxyIntake>(*this, fd, std::move(peer), tls);
-            ProxyIntake* key = intake.get();
-            intakes_.emplace(key, std::move(intake));
-            return;
-        }
+    if (client.endpoint && proto::any_contains(balancers, client.endpoint->address)) {
+        auto intake = std::make_unique<ProxyIntake>(*this, fd, std::move(client.shown), tls);
+        ProxyIntake* key = intake.get();
+        intakes_.emplace(key, std::move(intake));
+        return;
     }
-    start_connection(fd, tcp_peer(std::move(peer)), tls);
+    start_connection(fd, std::move(client), tls);
 }
 
 void Worker::accept_proxied(ProxyIntake& intake, evutil_socket_t fd, ClientPeer peer, bool tls) {
@@ -331,18 +340,24 @@ std::optional<proto::Endpoint> Worker::local_for_header(const HttpConnection& co
     return connection.local_endpoint();
 }
 
-ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequest& request,
-                                const config::AccessConfig& access) {
-    const std::optional<proto::IpAddress>& peer = connection.peer_ip();
-    if (!peer)
+ClientIdentity Worker::direct_identity(const HttpConnection& connection) const {
+    const std::optional<proto::Endpoint>& endpoint = connection.peer_endpoint();
+    if (!endpoint)
         return ClientIdentity{
             address_without_port(connection.peer()), connection.peer(), std::nullopt, {}, {}};
-    const ClientIdentity direct{peer->to_string(), connection.peer(), peer, connection.peer_endpoint(),
-                                local_for_header(connection)};
+    return ClientIdentity{endpoint->address.to_string(), connection.peer(), endpoint->address, endpoint,
+                          local_for_header(connection)};
+}
+
+ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequest& request,
+                                const config::AccessConfig& access) {
+    ClientIdentity direct = direct_identity(connection);
+    if (!direct.ip) return direct;
+    const proto::IpAddress& peer = *direct.ip;
     const auto& trusted = access.trusted_proxies;
-    if (trusted.empty() || !proto::any_contains(trusted, *peer)) return direct;
+    if (trusted.empty() || !proto::any_contains(trusted, peer)) return direct;
     const proto::ForwardedClient forwarded =
-        proto::resolve_forwarded_client(*peer, request.forwarded_for, trusted);
+        proto::resolve_forwarded_client(peer, request.forwarded_for, trusted);
     if (forwarded.malformed) {
         ++counters_.forwarded_unreadable;
         log_.info("http client=" + connection.peer() +
@@ -352,7 +367,7 @@ ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequ
     if (forwarded.hops == 0) return direct;
     const std::string address = forwarded.address.to_string();
     return ClientIdentity{address, address + " via=" + connection.hops(), forwarded.address,
-                          proto::Endpoint{forwarded.address, 0}, local_for_header(connection)};
+                          proto::Endpoint{forwarded.address, 0}, direct.local};
 }
 
 const char* Worker::access_refusal(const ClientIdentity& client) const {
@@ -455,10 +470,7 @@ void Worker::open_session(const ClientIdentity& client, ReplySlotPtr slot, Trans
 
 void Worker::open_native(HttpConnection& connection, BufferEventPtr client, std::string_view first_bytes) {
     // Native RTMP carries no headers: the peer is the client, and a refusal can only close.
-    const std::optional<proto::IpAddress>& peer = connection.peer_ip();
-    const ClientIdentity identity{peer ? peer->to_string() : address_without_port(connection.peer()),
-                                  connection.peer(), peer, connection.peer_endpoint(),
-                                  local_for_header(connection)};
+    const ClientIdentity identity = direct_identity(connection);
     if (admit(identity) != Admission::ok) return;  // `client` goes, closing the connection
     const std::optional<std::string> id = new_session_id(identity);
     if (!id) return;
@@ -470,11 +482,7 @@ void Worker::open_native(HttpConnection& connection, BufferEventPtr client, std:
 }
 
 void Worker::retire(HttpConnection& connection) {
-    const auto it = connections_.find(&connection);
-    if (it == connections_.end()) return;
-    retired_connections_.push_back(std::move(it->second));
-    connections_.erase(it);
-    schedule_reaper();
+    if (move_to_retired(connections_, retired_connections_, connection)) schedule_reaper();
 }
 
 void Worker::retire(SessionBase& session) {
@@ -490,11 +498,7 @@ void Worker::retire(SessionBase& session) {
 }
 
 void Worker::retire(ProxyIntake& intake) {
-    const auto it = intakes_.find(&intake);
-    if (it == intakes_.end()) return;
-    retired_intakes_.push_back(std::move(it->second));
-    intakes_.erase(it);
-    schedule_reaper();
+    if (move_to_retired(intakes_, retired_intakes_, intake)) schedule_reaper();
 }
 
 void Worker::schedule_reaper() {

@@ -115,6 +115,8 @@ class Worker {
     [[nodiscard]] std::size_t linger_count() const { return linger_.size(); }
 
   private:
+    // The client as the connection shows it (the TCP peer, or a balancer's PROXY header's client).
+    [[nodiscard]] ClientIdentity direct_identity(const HttpConnection& connection) const;
     [[nodiscard]] ClientIdentity identify(const HttpConnection& connection, const HttpRequest& request,
                                           const config::AccessConfig& access);
     // The access rule that refuses `client` a session, or nullptr when it may open one.
