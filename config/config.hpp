@@ -123,6 +123,8 @@ struct ProcessConfig {
     bool allow_root = false;
     // SIGTERM/SIGINT: sessions may run on this long before they are ended; 0 ends them at once.
     Duration shutdown_timeout{30'000};
+    // Event loops, one thread each; 0: one per CPU the process may run on.
+    std::uint32_t workers = 0;
 
     friend bool operator==(const ProcessConfig&, const ProcessConfig&) = default;
 };

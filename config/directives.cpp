@@ -452,6 +452,17 @@ constexpr std::array kDirectives{
         .slot = [](Config& c) -> Slot { return &c.process.shutdown_timeout; },
     },
     Directive{
+        .name = "process.workers",
+        .type = ValueType::count,
+        .default_text = "0",
+        .min = 0,
+        .max = 64,
+        .reloadable = false,
+        .help = "Event loops, one thread each, that share the listeners (SO_REUSEPORT) and the "
+                "sessions; 0: one per CPU the process may run on. 1 runs everything on one loop.",
+        .slot = [](Config& c) -> Slot { return &c.process.workers; },
+    },
+    Directive{
         .name = "log.level",
         .type = ValueType::log_level,
         .default_text = "info",

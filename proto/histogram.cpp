@@ -14,6 +14,14 @@ void Histogram::observe(double value) {
     sum_ += value;
 }
 
+Histogram& Histogram::operator+=(const Histogram& other) {
+    if (!std::equal(bounds_.begin(), bounds_.end(), other.bounds_.begin(), other.bounds_.end())) return *this;
+    for (std::size_t b = 0; b < per_bucket_.size(); ++b) per_bucket_[b] += other.per_bucket_[b];
+    count_ += other.count_;
+    sum_ += other.sum_;
+    return *this;
+}
+
 std::uint64_t Histogram::cumulative(std::size_t i) const {
     std::uint64_t n = 0;
     for (std::size_t b = 0; b <= i && b < per_bucket_.size(); ++b) n += per_bucket_[b];

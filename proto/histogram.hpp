@@ -17,6 +17,8 @@ class Histogram {
     explicit Histogram(std::span<const double> bounds);
 
     void observe(double value);
+    // Adds another histogram's observations (over the same bounds: a different one adds nothing).
+    Histogram& operator+=(const Histogram& other);
 
     [[nodiscard]] std::span<const double> bounds() const { return bounds_; }
     // Observations <= bounds()[i]: cumulative, as the exposition's _bucket series are.

@@ -21,13 +21,15 @@ bool is_valid_node_tag(std::string_view tag) {
     return !tag.empty() && tag.size() <= kMaxNodeTagLength && all_url_safe(tag);
 }
 
-std::string format_session_id(const SessionIdEntropy& random_bytes, std::string_view node_tag) {
+std::string format_session_id(const SessionIdEntropy& random_bytes, std::string_view node_tag,
+                              std::optional<unsigned> worker) {
     std::string id;
-    id.reserve(node_tag.size() + 1 + kSessionIdLength);
+    id.reserve(node_tag.size() + 2 + kSessionIdLength);
     if (!node_tag.empty()) {
         id.append(node_tag);
         id.push_back(kNodeTagSeparator);
     }
+    if (worker) id.push_back(kAlphabet[*worker % kMaxWorkers]);
     std::uint32_t acc = 0;
     int bits = 0;
     for (const std::uint8_t byte : random_bytes) {
@@ -48,6 +50,15 @@ bool is_well_formed_session_id(std::string_view id) {
     if (dot == std::string_view::npos) return all_url_safe(id);
     const std::string_view rest = id.substr(dot + 1);
     return is_valid_node_tag(id.substr(0, dot)) && !rest.empty() && all_url_safe(rest);
+}
+
+std::optional<unsigned> worker_of(std::string_view id) {
+    const auto dot = id.find(kNodeTagSeparator);
+    const std::string_view rest = dot == std::string_view::npos ? id : id.substr(dot + 1);
+    if (rest.size() != kSessionIdLength + 1) return std::nullopt;
+    const auto digit = kAlphabet.find(rest.front());
+    if (digit == std::string_view::npos) return std::nullopt;
+    return static_cast<unsigned>(digit);
 }
 
 std::string_view node_tag_of(std::string_view id) {

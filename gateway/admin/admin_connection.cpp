@@ -22,8 +22,9 @@ const llhttp_settings_t& AdminConnection::parser_settings() {
     return settings;
 }
 
-AdminConnection::AdminConnection(AdminServer& server, evutil_socket_t fd, std::string peer)
-    : server_(server), peer_(std::move(peer)) {
+AdminConnection::AdminConnection(AdminServer& server, evutil_socket_t fd, std::string peer,
+                                 std::uint64_t serial)
+    : server_(server), peer_(std::move(peer)), serial_(serial) {
     llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
     parser_.data = this;
     bev_.reset(bufferevent_socket_new(server.base(), fd, BEV_OPT_CLOSE_ON_FREE));

@@ -25,21 +25,27 @@ class AdminConnection final : public HealthProbe::Waiter {
 
     enum class State {
         reading,  // the request is arriving
-        waiting,  // the request is in; its reply waits for the backend probe (/healthz)
+        waiting,  // the request is in; its reply waits for the backend probe (/healthz) or the
+                  // workers' reports (/metrics, /sessions)
         writing,  // the reply is queued; the connection closes once the client has it
         closed,   // handed back to the server to be freed
     };
 
-    AdminConnection(AdminServer& server, evutil_socket_t fd, std::string peer);
+    // `serial`: unique among the server's connections, so that a late answer can tell this one
+    // from a later connection at the same address.
+    AdminConnection(AdminServer& server, evutil_socket_t fd, std::string peer, std::uint64_t serial);
     ~AdminConnection();
     AdminConnection(const AdminConnection&) = delete;
     AdminConnection& operator=(const AdminConnection&) = delete;
 
     [[nodiscard]] const std::string& peer() const { return peer_; }
     [[nodiscard]] State state() const { return state_; }
+    [[nodiscard]] std::uint64_t serial() const { return serial_; }
 
     // The reply waits for the backend probe: on_probe_result will be called.
     void wait_for_probe() { state_ = State::waiting; }
+    // The reply waits for the workers' reports: reply() will be called.
+    void wait_for_reports() { state_ = State::waiting; }
     // Queues the complete response; the connection closes once it is sent.
     void reply(std::string response);
 
@@ -61,6 +67,7 @@ class AdminConnection final : public HealthProbe::Waiter {
 
     AdminServer& server_;
     const std::string peer_;
+    const std::uint64_t serial_;
     BufferEventPtr bev_;
     llhttp_t parser_{};
     State state_ = State::reading;

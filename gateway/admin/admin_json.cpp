@@ -39,6 +39,7 @@ std::string sessions_json(std::span<const SessionInfo> sessions) {
         out += ",\"queued_down\":" + std::to_string(s.queued_down);
         out += ",\"state\":" + json_string(s.state);
         out += ",\"backend\":" + json_string(s.backend);
+        out += ",\"worker\":" + std::to_string(s.worker);
         out += "}";
     }
     out += sessions.empty() ? "]\n" : "\n]\n";

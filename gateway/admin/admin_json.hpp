@@ -29,6 +29,7 @@ struct SessionInfo {
     std::string_view state;         // the session's state
     std::string_view backend;       // its backend connection's state
     std::string_view transport;     // rtmpt, rtmpts, rtmp or rtmps
+    unsigned worker = 0;            // the worker that owns it (process.workers)
 };
 
 // A JSON array with one object per session, one session per line.

@@ -4,7 +4,7 @@
 #include "config/host_port.hpp"
 #include "gateway/admin/admin_json.hpp"
 #include "gateway/admin/metrics.hpp"
-#include "gateway/loop/worker.hpp"
+#include "gateway/loop/supervisor.hpp"
 #include "proto/plain_reply.hpp"
 #include "proto/prometheus.hpp"
 
@@ -31,11 +31,11 @@ constexpr std::string_view kText = "text/plain; charset=utf-8";
 
 }  // namespace
 
-AdminServer::AdminServer(Worker& worker)
-    : worker_(worker),
+AdminServer::AdminServer(Supervisor& supervisor)
+    : supervisor_(supervisor),
       start_time_(unix_now()),
-      reaper_(event_new(worker.base(), -1, 0, &AdminServer::on_reap, this)),
-      probe_(worker.base(), worker.dns()) {}
+      reaper_(event_new(supervisor.base(), -1, 0, &AdminServer::on_reap, this)),
+      probe_(supervisor.base(), supervisor.dns()) {}
 
 AdminServer::~AdminServer() {
     connections_.clear();
@@ -43,38 +43,46 @@ AdminServer::~AdminServer() {
 }
 
 event_base* AdminServer::base() const {
-    return worker_.base();
+    return supervisor_.base();
 }
 
 bool AdminServer::open() {
     bool ok = true;
-    for (const auto& address : worker_.config().admin.listen) {
-        auto listener = std::make_unique<Listener>(
-            worker_, address, [this](evutil_socket_t fd, std::string peer) { accept(fd, std::move(peer)); });
-        if (!listener->open()) {
-            worker_.log().error("admin: " + listener->error());
+    for (const auto& address : supervisor_.config().admin.listen) {
+        auto sockets = open_listen_sockets(address, 1);
+        if (auto* error = std::get_if<std::string>(&sockets)) {
+            supervisor_.log().error("admin: " + *error);
             ok = false;
             continue;
         }
-        worker_.log().info("admin listening on " + listener->bound_address());
+        auto listener = std::make_unique<Listener>(
+            supervisor_.base(), supervisor_.log(), supervisor_.counters(), address,
+            std::move(std::get<std::vector<ListenSocket>>(sockets).front()),
+            [this](evutil_socket_t fd, std::string peer) { accept(fd, std::move(peer)); });
+        if (!listener->start()) {
+            supervisor_.log().error("admin: " + listener->error());
+            ok = false;
+            continue;
+        }
+        supervisor_.log().info("admin listening on " + listener->bound_address());
         listeners_.push_back(std::move(listener));
     }
     return ok;
 }
 
 void AdminServer::accept(evutil_socket_t fd, std::string peer) {
-    if (connections_.size() >= worker_.config().admin.max_connections) {
-        const std::uint64_t refused = ++worker_.counters().admin_refused;
+    if (connections_.size() >= supervisor_.config().admin.max_connections) {
+        const std::uint64_t refused = ++supervisor_.counters().admin_refused;
         // A scraper retrying in a loop must not flood the log: once a second, with the count.
         if (refusal_log_.due(Clock::now())) {
-            worker_.log().warn("admin connection refused client=" + peer +
-                               ": admin.max_connections reached (" + std::to_string(refused) +
-                               " refused so far)");
+            supervisor_.log().warn("admin connection refused client=" + peer +
+                                   ": admin.max_connections reached (" + std::to_string(refused) +
+                                   " refused so far)");
         }
         evutil_closesocket(fd);
         return;
     }
-    auto connection = std::make_unique<AdminConnection>(*this, fd, std::move(peer));
+    auto connection = std::make_unique<AdminConnection>(*this, fd, std::move(peer), ++next_serial_);
     AdminConnection* key = connection.get();
     connections_.emplace(key, std::move(connection));
 }
@@ -95,38 +103,50 @@ void AdminServer::handle(AdminConnection& connection, llhttp_method_t method, st
             proto::plain_response(HttpStatus::method_not_allowed, kText, "only GET\n", "Allow: GET\r\n"));
         return;
     }
-    if (path == "/metrics") {
-        connection.reply(
-            proto::plain_response(HttpStatus::ok, proto::kExpositionContentType, metrics_page()));
-    } else if (path == "/sessions") {
-        connection.reply(proto::plain_response(HttpStatus::ok, kJson, sessions_page()));
-    } else if (worker_.run_state() != Worker::RunState::running) {
+    if (path == "/metrics" || path == "/sessions") {
+        connection.wait_for_reports();
+        const bool metrics = path == "/metrics";
+        AdminConnection* asked = &connection;
+        const std::uint64_t serial = connection.serial();
+        supervisor_.gather(!metrics, [this, asked, serial, metrics](std::vector<WorkerReport> reports) {
+            // The connection may have gone (and another taken its address) while the workers answered.
+            const auto it = connections_.find(asked);
+            if (it == connections_.end() || asked->serial() != serial) return;
+            if (metrics) {
+                asked->reply(proto::plain_response(HttpStatus::ok, proto::kExpositionContentType,
+                                                   metrics_page(reports)));
+            } else {
+                asked->reply(proto::plain_response(HttpStatus::ok, kJson, sessions_page(reports)));
+            }
+        });
+    } else if (supervisor_.run_state() != Supervisor::RunState::running) {
         // Draining: say so at once, so load balancers stop sending new sessions here.
         connection.reply(health_page(probe_.last().value_or(HealthProbe::Result{})));
     } else {
         connection.wait_for_probe();
-        const auto proxy = config::backend_proxy_version(worker_.config().backend);
-        probe_.check(connection, worker_.config().backend.address,
-                     worker_.config().admin.health_probe_timeout,
+        const auto proxy = config::backend_proxy_version(supervisor_.config().backend);
+        probe_.check(connection, supervisor_.config().backend.address,
+                     supervisor_.config().admin.health_probe_timeout,
                      proxy ? proto::build_proxy_local_header(*proxy) : std::string());
     }
 }
 
 void AdminServer::note_error(const std::string& peer, HttpStatus status, std::string_view why) {
-    const std::uint64_t errors = ++worker_.counters().admin_errors;
+    const std::uint64_t errors = ++supervisor_.counters().admin_errors;
     // A misconfigured scraper repeats itself: one line a second, with the count.
     if (error_log_.due(Clock::now())) {
         std::string reason(why);
         while (!reason.empty() && reason.back() == '\n') reason.pop_back();
-        worker_.log().info("admin client=" + peer + " answered " + std::to_string(static_cast<int>(status)) +
-                           ": " + reason + " (" + std::to_string(errors) + " so far)");
+        supervisor_.log().info("admin client=" + peer + " answered " +
+                               std::to_string(static_cast<int>(status)) + ": " + reason + " (" +
+                               std::to_string(errors) + " so far)");
     }
 }
 
 std::string AdminServer::health_page(const HealthProbe::Result& probe) const {
-    const std::string address = config::format_host_port(worker_.config().backend.address);
+    const std::string address = config::format_host_port(supervisor_.config().backend.address);
     HealthReport report;
-    report.shutting_down = worker_.run_state() != Worker::RunState::running;
+    report.shutting_down = supervisor_.run_state() != Supervisor::RunState::running;
     report.backend_ok = probe.ok;
     report.backend_address = address;
     report.backend_detail = probe.detail.empty() ? std::string_view("not checked") : probe.detail;
@@ -136,31 +156,41 @@ std::string AdminServer::health_page(const HealthProbe::Result& probe) const {
     return proto::plain_response(status, kJson, health_json(report));
 }
 
-std::string AdminServer::metrics_page() const {
+std::string AdminServer::metrics_page(std::vector<WorkerReport>& reports) {
+    Counters total = supervisor_.counters();
+    total.log_lines_dropped = supervisor_.log().dropped();
     Gauges g;
-    g.sessions_active = worker_.sessions().size();
-    g.connections_open = worker_.connection_count();
-    g.admin_connections_open = connections_.size();
-    g.backend_lingering = worker_.linger_count();
-    for (const auto& [id, session] : worker_.sessions()) {
-        g.queued_up += session->queued_up();
-        g.queued_down += session->queued_down();
+    for (const WorkerReport& r : reports) {
+        total += r.counters;
+        g.sessions_active += r.sessions;
+        g.connections_open += r.connections;
+        g.backend_lingering += r.lingering;
+        g.queued_up += r.queued_up;
+        g.queued_down += r.queued_down;
+        g.workers.push_back(WorkerGauges{r.index, r.sessions, r.connections, r.counters.requests,
+                                         r.counters.requests_handed_over, r.cpu_seconds});
     }
+    g.admin_connections_open = connections_.size();
     g.start_time_seconds = start_time_;
     g.version = RTMPT_GATEWAY_VERSION;
-    if (const auto& tls = worker_.tls_context()) {
+    if (const auto& tls = supervisor_.tls_context()) {
         for (const auto& c : tls->certificates()) {
             g.certificate_expiry.emplace_back(c.file, std::difftime(c.not_after, std::time(nullptr)));
         }
     }
-    return render_metrics(worker_.counters(), g);
+    return render_metrics(total, g);
 }
 
-std::string AdminServer::sessions_page() const {
-    const auto now = Clock::now();
+std::string AdminServer::sessions_page(std::vector<WorkerReport>& reports) {
     std::vector<SessionInfo> list;
-    list.reserve(worker_.sessions().size());
-    for (const auto& [id, session] : worker_.sessions()) list.push_back(session->info(now));
+    for (WorkerReport& r : reports) {
+        for (SessionRow& row : r.rows) {
+            // The rows have come to rest: point their views at their own strings.
+            row.info.id = row.id;
+            row.info.client = row.client;
+            list.push_back(row.info);
+        }
+    }
     // Oldest first: a stable order for people reading it, whatever the hash map's.
     std::sort(list.begin(), list.end(),
               [](const SessionInfo& a, const SessionInfo& b) { return a.age_seconds > b.age_seconds; });

@@ -1,6 +1,7 @@
 // The admin listener: GET /metrics (Prometheus text format), /healthz and /sessions, on its own
-// addresses (admin.listen, loopback by default) but on the worker's event loop, so every page is
-// read from the live state without locks. Nothing here can change that state.
+// addresses (admin.listen, loopback by default) on the supervisor's loop. /metrics and /sessions
+// ask every worker for its report (through its mailbox: each reads its own live state, without
+// locks) and answer once the last one is in. Nothing here can change that state.
 #pragma once
 
 #include "gateway/admin/admin_connection.hpp"
@@ -20,11 +21,12 @@
 
 namespace rtmpt::gateway {
 
-class Worker;
+class Supervisor;
+struct WorkerReport;
 
 class AdminServer {
   public:
-    explicit AdminServer(Worker& worker);
+    explicit AdminServer(Supervisor& supervisor);
     ~AdminServer();
     AdminServer(const AdminServer&) = delete;
     AdminServer& operator=(const AdminServer&) = delete;
@@ -47,12 +49,13 @@ class AdminServer {
     [[nodiscard]] std::size_t connection_count() const { return connections_.size(); }
 
   private:
-    [[nodiscard]] std::string metrics_page() const;
-    [[nodiscard]] std::string sessions_page() const;
+    [[nodiscard]] std::string metrics_page(std::vector<WorkerReport>& reports);
+    [[nodiscard]] static std::string sessions_page(std::vector<WorkerReport>& reports);
     static void on_reap(evutil_socket_t, short, void* arg);
 
-    Worker& worker_;
-    const double start_time_;  // Unix time, for rtmpt_gateway_start_time_seconds
+    Supervisor& supervisor_;
+    std::uint64_t next_serial_ = 0;  // tells a connection from a later one at the same address
+    const double start_time_;        // Unix time, for rtmpt_gateway_start_time_seconds
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::unordered_map<AdminConnection*, std::unique_ptr<AdminConnection>> connections_;
     std::vector<std::unique_ptr<AdminConnection>> retired_;

@@ -100,6 +100,41 @@ std::string render_metrics(const Counters& c, const Gauges& g) {
     e.sample(name, {{"direction", "up"}}, g.queued_up);
     e.sample(name, {{"direction", "down"}}, g.queued_down);
 
+    if (!g.workers.empty()) {
+        name = full_name("workers");
+        e.family(name, MetricType::gauge, "Event loops (process.workers), one thread each.");
+        e.sample(name, {}, static_cast<std::uint64_t>(g.workers.size()));
+        struct PerWorker {
+            std::string_view family;
+            MetricType type;
+            std::string_view help;
+            std::uint64_t WorkerGauges::*value;
+        };
+        constexpr std::array families{
+            PerWorker{"worker_sessions_active", MetricType::gauge,
+                      "Sessions open now, by the worker that owns them.", &WorkerGauges::sessions_active},
+            PerWorker{"worker_connections_open", MetricType::gauge,
+                      "Client connections open now, by the worker that accepted them.",
+                      &WorkerGauges::connections_open},
+            PerWorker{"worker_requests_total", MetricType::counter,
+                      "HTTP requests parsed, by the worker whose connection carried them.",
+                      &WorkerGauges::requests},
+            PerWorker{"worker_requests_handed_over_total", MetricType::counter,
+                      "Tunnel requests a worker carried to the worker that owns their session.",
+                      &WorkerGauges::requests_handed_over},
+        };
+        for (const PerWorker& f : families) {
+            name = full_name(f.family);
+            e.family(name, f.type, f.help);
+            for (const WorkerGauges& w : g.workers)
+                e.sample(name, {{"worker", std::to_string(w.index)}}, w.*f.value);
+        }
+        name = full_name("worker_cpu_seconds_total");
+        e.family(name, MetricType::counter, "CPU time of each worker's thread, user and system, in seconds.");
+        for (const WorkerGauges& w : g.workers)
+            e.sample(name, {{"worker", std::to_string(w.index)}}, w.cpu_seconds);
+    }
+
     if (!g.certificate_expiry.empty()) {
         name = full_name("tls_certificate_expiry_seconds");
         e.family(name, MetricType::gauge,

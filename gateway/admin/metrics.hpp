@@ -15,7 +15,17 @@ namespace rtmpt::gateway {
 
 inline constexpr std::string_view kMetricPrefix = "rtmpt_gateway_";
 
-// What the worker reports at the moment of a scrape.
+// One worker's share, so that an operator can see an imbalance between them.
+struct WorkerGauges {
+    unsigned index = 0;
+    std::uint64_t sessions_active = 0;
+    std::uint64_t connections_open = 0;
+    std::uint64_t requests = 0;              // HTTP requests parsed on its connections
+    std::uint64_t requests_handed_over = 0;  // of those, carried to the session's own worker
+    double cpu_seconds = 0;                  // its thread's CPU time
+};
+
+// What the workers report at the moment of a scrape, summed.
 struct Gauges {
     std::uint64_t sessions_active = 0;
     std::uint64_t connections_open = 0;        // client (RTMPT) connections
@@ -27,6 +37,7 @@ struct Gauges {
     std::string_view version;
     // TLS certificates in use: file and seconds until they expire (negative once expired).
     std::vector<std::pair<std::string, double>> certificate_expiry;
+    std::vector<WorkerGauges> workers;  // by index
 };
 
 [[nodiscard]] std::string render_metrics(const Counters& counters, const Gauges& gauges);

@@ -64,6 +64,10 @@ void ReplySlot::fill(std::string response) {
 void ReplySlot::fill(SharedReply response) {
     if (filled_) return;
     filled_ = true;
+    if (forward_) {
+        forward_(std::move(response));
+        return;
+    }
     response_ = std::move(response);
     if (connection_) connection_->flush_ready_replies();
 }

@@ -1,6 +1,6 @@
 #include "gateway/client/listener.hpp"
 
-#include "gateway/loop/worker.hpp"
+#include "gateway/logging/logger.hpp"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -35,67 +35,108 @@ std::string format_address(const sockaddr* addr) {
     return "unknown";
 }
 
-Listener::Listener(Worker& worker, const config::HostPort& address, AcceptFn on_accept)
-    : worker_(worker), address_(address), on_accept_(std::move(on_accept)) {}
+ListenSocket::~ListenSocket() {
+    if (fd_ >= 0) ::close(fd_);
+}
 
-bool Listener::open(bool numeric_only) {
+namespace {
+
+// One socket on `ai`'s address; on failure -1 with `error` set.
+int bind_one(const addrinfo* ai, const std::string& what, bool reuse_port, std::string& error) {
+    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+        error = "cannot create socket for " + what + ": " + std::strerror(errno);
+        return -1;
+    }
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    // Only with several workers: a lone socket keeps the port to itself, as it always has.
+    if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+        error = "cannot share " + what + " between workers (SO_REUSEPORT): " + std::strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    // "[::]:80" means IPv6 only, so that "0.0.0.0:80" can be listed beside it.
+    if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, SOMAXCONN) != 0) {
+        error = "cannot listen on " + what + ": " + std::strerror(errno);
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+}  // namespace
+
+std::variant<std::vector<ListenSocket>, std::string> open_listen_sockets(const config::HostPort& address,
+                                                                         unsigned count, bool numeric_only) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | (numeric_only ? AI_NUMERICHOST : 0);
     addrinfo* found = nullptr;
-    const std::string port = std::to_string(address_.port);
-    const std::string what = address_.host + ":" + port;
-    // Blocking resolution is fine before the loop runs; a reload passes numeric_only.
-    if (const int rc = getaddrinfo(address_.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-        error_ = "cannot resolve listen address " + what + ": " + gai_strerror(rc);
+    const std::string port = std::to_string(address.port);
+    const std::string what = address.host + ":" + port;
+    // Blocking resolution is fine before the loops run; a reload passes numeric_only.
+    if (const int rc = getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+        std::string error = "cannot resolve listen address " + what + ": " + gai_strerror(rc);
         if (numeric_only && rc == EAI_NONAME)
-            error_ += " (a reload takes IP addresses only; restart to use a name)";
-        return false;
+            error += " (a reload takes IP addresses only; restart to use a name)";
+        return error;
     }
-    const addrinfo* ai = found;
-    const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-        error_ = "cannot create socket for " + what + ": " + std::strerror(errno);
-        freeaddrinfo(found);
-        return false;
-    }
-    const int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    // "[::]:80" means IPv6 only, so that "0.0.0.0:80" can be listed beside it.
-    if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, SOMAXCONN) != 0) {
-        error_ = "cannot listen on " + what + ": " + std::strerror(errno);
-        ::close(fd);
-        freeaddrinfo(found);
-        return false;
-    }
-    freeaddrinfo(found);
-
+    std::vector<ListenSocket> sockets;
+    std::string error;
     sockaddr_storage bound{};
     socklen_t len = sizeof bound;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-    bound_ = format_address(reinterpret_cast<sockaddr*>(&bound));
+    const int first = bind_one(found, what, count > 1, error);
+    if (first >= 0) {
+        getsockname(first, reinterpret_cast<sockaddr*>(&bound), &len);
+        sockets.emplace_back(first, format_address(reinterpret_cast<sockaddr*>(&bound)));
+    }
+    // The others bind where the first one did: port 0 must not give each worker a port of its own.
+    addrinfo same = *found;
+    same.ai_addr = reinterpret_cast<sockaddr*>(&bound);
+    same.ai_addrlen = len;
+    for (unsigned i = 1; first >= 0 && i < count; ++i) {
+        const int fd = bind_one(&same, what, true, error);
+        if (fd < 0) {
+            sockets.clear();
+            break;
+        }
+        sockets.emplace_back(fd, sockets.front().bound());
+    }
+    freeaddrinfo(found);
+    if (sockets.empty()) return error;
+    return sockets;
+}
 
-    listener_.reset(evconnlistener_new(worker_.base(), &Listener::on_accept, this,
+Listener::Listener(event_base* base, const Logger& log, Counters& counters, const config::HostPort& address,
+                   ListenSocket socket, AcceptFn on_accept)
+    : base_(base),
+      log_(log),
+      counters_(counters),
+      address_(address),
+      socket_(std::move(socket)),
+      on_accept_(std::move(on_accept)),
+      bound_(socket_.bound()) {}
+
+bool Listener::start() {
+    const int fd = socket_.release();
+    listener_.reset(evconnlistener_new(base_, &Listener::on_accept, this,
                                        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd));
     if (!listener_) {
-        error_ = "cannot watch listening socket " + what;
+        error_ = "cannot watch listening socket " + bound_;
         ::close(fd);
         return false;
     }
     evconnlistener_set_error_cb(listener_.get(), &Listener::on_error);
-    resume_timer_.reset(evtimer_new(worker_.base(), &Listener::on_resume, this));
+    resume_timer_.reset(evtimer_new(base_, &Listener::on_resume, this));
     return true;
 }
 
 void Listener::on_accept(evconnlistener*, evutil_socket_t fd, sockaddr* addr, int, void* arg) {
     auto* self = static_cast<Listener*>(arg);
-    if (self->on_accept_) {
-        self->on_accept_(fd, format_address(addr));
-    } else {
-        self->worker_.accept(fd, format_address(addr));
-    }
+    self->on_accept_(fd, format_address(addr));
 }
 
 void Listener::on_error(evconnlistener*, void* arg) {
@@ -103,16 +144,16 @@ void Listener::on_error(evconnlistener*, void* arg) {
     const int err = EVUTIL_SOCKET_ERROR();
     const std::string why = evutil_socket_error_to_string(err);
     if (err != EMFILE && err != ENFILE && err != ENOBUFS && err != ENOMEM) {
-        self->worker_.log().error("accept on " + self->bound_ + " failed: " + why);
+        self->log_.error("accept on " + self->bound_ + " failed: " + why);
         return;
     }
     evconnlistener_disable(self->listener_.get());
-    ++self->worker_.counters().accept_pauses;
+    ++self->counters_.accept_pauses;
     evtimer_add(self->resume_timer_.get(), &kAcceptPause);
     // One line for the first pause and then one in a hundred: a long shortage must not flood the log.
     if (self->pauses_++ % 100 == 0) {
-        self->worker_.log().warn("accept on " + self->bound_ + " paused for 100ms: " + why +
-                                 " (pauses so far: " + std::to_string(self->pauses_) + ")");
+        self->log_.warn("accept on " + self->bound_ + " paused for 100ms: " + why +
+                        " (pauses so far: " + std::to_string(self->pauses_) + ")");
     }
 }
 

@@ -1,33 +1,64 @@
-// One listening socket from the `listen` list, handing accepted connections to its worker.
+// Listening sockets: bound by the process (before privileges are dropped, and all or none on a
+// reload), then watched by the event loop that accepts on them. With several workers each
+// address gets one socket per worker, bound to the same port with SO_REUSEPORT, so that the
+// kernel spreads new connections over the workers without a shared accept queue.
 #pragma once
 
 #include "config/config.hpp"
+#include "gateway/loop/counters.hpp"
 #include "gateway/loop/event_ptr.hpp"
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <variant>
+#include <vector>
 
 namespace rtmpt::gateway {
 
-class Worker;
+class Logger;
 
+// A bound, listening socket not watched by any loop yet; closes it unless handed on.
+class ListenSocket {
+  public:
+    ListenSocket(int fd, std::string bound) : fd_(fd), bound_(std::move(bound)) {}
+    ListenSocket(ListenSocket&& other) noexcept
+        : fd_(std::exchange(other.fd_, -1)), bound_(std::move(other.bound_)) {}
+    ListenSocket& operator=(ListenSocket&&) = delete;
+    ~ListenSocket();
+
+    // The address actually bound (the kernel picks the port when the config says 0).
+    [[nodiscard]] const std::string& bound() const { return bound_; }
+    // Hands the socket over: the caller closes it from now on.
+    [[nodiscard]] int release() { return std::exchange(fd_, -1); }
+
+  private:
+    int fd_;
+    std::string bound_;
+};
+
+// `count` sockets listening on `address`, all on one port (the one the kernel picked for the first
+// when the configuration says 0); with SO_REUSEPORT when count > 1. On any failure closes what it
+// opened and returns why. `numeric_only`: an IP address, never a name lookup (once loops run, a
+// lookup would stall one).
+[[nodiscard]] std::variant<std::vector<ListenSocket>, std::string> open_listen_sockets(
+    const config::HostPort& address, unsigned count, bool numeric_only = false);
+
+// One listening socket watched by one loop, handing accepted connections to `on_accept`.
 class Listener {
   public:
     // Given an accepted socket and its peer ("1.2.3.4:5678"); takes ownership of the socket.
     using AcceptFn = std::function<void(evutil_socket_t fd, std::string peer)>;
 
-    // Without `on_accept`, connections go to the worker (the RTMPT side); the admin listener
-    // passes its own.
-    Listener(Worker& worker, const config::HostPort& address, AcceptFn on_accept = nullptr);
+    // `counters` counts accept pauses (out of descriptors); both it and `log` must outlive this.
+    Listener(event_base* base, const Logger& log, Counters& counters, const config::HostPort& address,
+             ListenSocket socket, AcceptFn on_accept);
     Listener(const Listener&) = delete;
     Listener& operator=(const Listener&) = delete;
 
-    // Binds and starts accepting. On failure returns false and sets error().
-    // `numeric_only`: an IP address, never a name lookup (once the loop runs, a lookup would stall it).
-    [[nodiscard]] bool open(bool numeric_only = false);
+    // Starts accepting. On failure returns false and sets error().
+    [[nodiscard]] bool start();
     [[nodiscard]] const std::string& error() const { return error_; }
-    // The address actually bound (the kernel picks the port when the config says 0).
     [[nodiscard]] const std::string& bound_address() const { return bound_; }
     // The address as configured, which a reload compares with its new `listen` list.
     [[nodiscard]] const config::HostPort& address() const { return address_; }
@@ -37,8 +68,11 @@ class Listener {
     static void on_error(evconnlistener*, void* arg);
     static void on_resume(evutil_socket_t, short, void* arg);
 
-    Worker& worker_;
+    event_base* base_;
+    const Logger& log_;
+    Counters& counters_;
     config::HostPort address_;
+    ListenSocket socket_;
     AcceptFn on_accept_;
     ListenerPtr listener_;
     EventPtr resume_timer_;     // re-enables accepting after a pause for lack of descriptors

@@ -7,6 +7,7 @@
 #include "proto/route.hpp"
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +27,17 @@ struct AccessNote {
 class ReplySlot {
   public:
     explicit ReplySlot(HttpConnection* connection) : connection_(connection) {}
+    // A slot sent elsewhere that was never filled says so (with a null reply), so that whoever
+    // waits on the other end is answered all the same.
+    ~ReplySlot() {
+        if (forward_ && !filled_) forward_(nullptr);
+    }
+    ReplySlot(const ReplySlot&) = delete;
+    ReplySlot& operator=(const ReplySlot&) = delete;
+
+    // For a request handed to another worker: the slot belongs to no connection, and its reply
+    // goes to `forward` (once), which carries it back to the connection's own worker.
+    void forward_to(std::function<void(SharedReply)> forward) { forward_ = std::move(forward); }
 
     // Sets the complete HTTP response. Only the first fill counts; filling a slot whose
     // connection is gone does nothing (the client will retry from the session's reply cache).
@@ -48,6 +60,7 @@ class ReplySlot {
 
   private:
     HttpConnection* connection_;
+    std::function<void(SharedReply)> forward_;
     proto::RouteKind kind_ = proto::RouteKind::unknown;
     SharedReply response_;
     bool filled_ = false;

@@ -30,8 +30,9 @@ constexpr std::size_t kChunk = 4096;
 }  // namespace
 
 Logger::~Logger() {
+    const std::lock_guard lock(mutex_);
     send_backlog(3000);
-    if (dropped_ != dropped_reported_) flush();
+    if (dropped_ != dropped_reported_) flush_locked();
     send_backlog(3000);
 }
 
@@ -44,12 +45,14 @@ std::string Logger::format(config::LogLevel level, std::string_view message) con
     char stamp[64];
     std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-    return render_log_line(format_, stamp, config::log_level_name(level), message);
+    return render_log_line(format_.load(std::memory_order_relaxed), stamp, config::log_level_name(level),
+                           message);
 }
 
 void Logger::write(config::LogLevel level, std::string_view message) const {
     if (!enabled(level)) return;
     const std::string line = format(level, message);
+    const std::lock_guard lock(mutex_);
     if (backlog_.size() + line.size() > kMaxBacklog) {
         ++dropped_;
         return;
@@ -57,10 +60,15 @@ void Logger::write(config::LogLevel level, std::string_view message) const {
     // Appended whole, so partial writes below never split a line from another writer's view:
     // only this logger writes to the descriptor.
     backlog_ += line;
-    flush();
+    flush_locked();
 }
 
 void Logger::flush() const {
+    const std::lock_guard lock(mutex_);
+    flush_locked();
+}
+
+void Logger::flush_locked() const {
     send_backlog(0);
     if (backlog_.empty() && dropped_ != dropped_reported_) {
         const std::uint64_t lost = dropped_ - dropped_reported_;

@@ -4,14 +4,17 @@
 // Logging never blocks the event loop: when stderr does not take a line at once (journald slow,
 // a terminal paused with ^S, a full pipe), lines wait in a bounded backlog that the worker's
 // janitor flushes; past the bound they are dropped and counted, and a line saying how many
-// follows once stderr takes bytes again. One Logger serves one event loop (one thread).
+// follows once stderr takes bytes again. One Logger serves the whole process: every worker
+// thread writes through it, and a mutex keeps the backlog and the line order whole.
 #pragma once
 
 #include "config/config.hpp"
 #include "gateway/logging/log_format.hpp"
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -29,10 +32,12 @@ class Logger {
     Logger(const Logger&) = delete;
     Logger& operator=(const Logger&) = delete;
 
-    [[nodiscard]] bool enabled(config::LogLevel level) const { return level >= level_; }
+    [[nodiscard]] bool enabled(config::LogLevel level) const {
+        return level >= level_.load(std::memory_order_relaxed);
+    }
     // A reload may change both; lines already in the backlog keep the form they were written in.
-    void set_level(config::LogLevel level) { level_ = level; }
-    void set_format(LogFormat format) { format_ = format; }
+    void set_level(config::LogLevel level) { level_.store(level, std::memory_order_relaxed); }
+    void set_format(LogFormat format) { format_.store(format, std::memory_order_relaxed); }
     void write(config::LogLevel level, std::string_view message) const;
 
     void debug(std::string_view m) const { write(config::LogLevel::debug, m); }
@@ -43,16 +48,25 @@ class Logger {
     // Writes as much of the backlog as the descriptor takes without blocking.
     void flush() const;
 
-    [[nodiscard]] std::uint64_t dropped() const { return dropped_; }
-    [[nodiscard]] std::size_t backlog() const { return backlog_.size(); }
+    [[nodiscard]] std::uint64_t dropped() const {
+        const std::lock_guard lock(mutex_);
+        return dropped_;
+    }
+    [[nodiscard]] std::size_t backlog() const {
+        const std::lock_guard lock(mutex_);
+        return backlog_.size();
+    }
 
   private:
     [[nodiscard]] std::string format(config::LogLevel level, std::string_view message) const;
+    // The callers hold mutex_.
+    void flush_locked() const;
     void send_backlog(int wait_ms) const;
 
-    config::LogLevel level_;
-    LogFormat format_;
+    std::atomic<config::LogLevel> level_;
+    std::atomic<LogFormat> format_;
     int fd_;
+    mutable std::mutex mutex_;  // guards what follows
     // Logging does not change what the logger is; the backlog is an output buffer.
     mutable std::string backlog_;
     mutable std::uint64_t dropped_ = 0;

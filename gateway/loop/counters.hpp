@@ -26,6 +26,8 @@ namespace rtmpt::gateway {
       "client connections closed at accept: http.max_connections")                                           \
     X(accept_pauses, "accept_pauses", "", "accepting paused for lack of file descriptors")                   \
     X(requests, "requests_parsed", "", "HTTP requests parsed")                                               \
+    X(requests_handed_over, "requests_handed_over", "",                                                      \
+      "tunnel requests carried to the worker that owns their session (process.workers)")                     \
     X(sessions_opened, "sessions_opened", "", "sessions opened")                                             \
     X(refused_max_sessions, "refusals", "max_sessions", "opens refused with 503: session.max_sessions")      \
     X(refused_draining, "refusals", "draining", "opens refused with 503: shutting down (SIGTERM or SIGINT)") \
@@ -152,6 +154,9 @@ struct Counters {
 
     // Counts one reply by its status line; replies are all built by us, so one always has one.
     void count_reply(proto::RouteKind kind, std::string_view response);
+
+    // Another worker's figures, into these: the process's sums.
+    Counters& operator+=(const Counters& other);
 
     // "name=value ..." for every counter, then closed_<reason>=value.
     [[nodiscard]] std::string format() const;

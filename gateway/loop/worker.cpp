@@ -1,8 +1,5 @@
 #include "gateway/loop/worker.hpp"
 
-#include "build_info.hpp"
-#include "config/reload.hpp"
-#include "gateway/admin/admin_server.hpp"
 #include "gateway/tunnel/entropy.hpp"
 #include "gateway/tunnel/native_session.hpp"
 #include "proto/forwarded_for.hpp"
@@ -10,8 +7,6 @@
 #include "proto/session_id.hpp"
 
 #include <algorithm>
-#include <csignal>
-#include <cstdio>
 #include <ctime>
 
 namespace rtmpt::gateway {
@@ -54,19 +49,28 @@ constexpr timeval kJanitorPeriod{0, 250'000};
 
 }  // namespace
 
-Worker::Worker(const config::Config& config, Logger& log)
-    : current_(std::make_shared<const ConfigSnapshot>(config)),
+Worker::Worker(WorkerGroup& group, unsigned index, ConfigSnapshotPtr snapshot, TlsContextPtr tls,
+               const Logger& log)
+    : group_(group),
+      index_(index),
+      current_(std::move(snapshot)),
       log_(log),
       base_(event_base_new()),
       dns_(evdns_base_new(base_.get(), EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)),
+      mailbox_(base_.get()),
+      tls_(std::move(tls)),
       reaper_(event_new(base_.get(), -1, 0, &Worker::on_reap, this)),
-      janitor_(event_new(base_.get(), -1, EV_PERSIST, &Worker::on_janitor, this)),
-      sigint_(evsignal_new(base_.get(), SIGINT, &Worker::on_stop_signal, this)),
-      sigterm_(evsignal_new(base_.get(), SIGTERM, &Worker::on_stop_signal, this)),
-      sighup_(evsignal_new(base_.get(), SIGHUP, &Worker::on_reload_signal, this)) {}
+      janitor_(event_new(base_.get(), -1, EV_PERSIST, &Worker::on_janitor, this)) {
+    if (!dns_ && index_ == 0) log_.warn("no DNS resolver configured: backend host names cannot be resolved");
+    event_add(janitor_.get(), &kJanitorPeriod);
+}
 
 Worker::~Worker() {
-    admin_.reset();  // it reads sessions and connections for its pages
+    // From here on no other worker sends this one anything (see take_handed).
+    if (index_ < group_.workers.size() && group_.workers[index_] == this) group_.workers[index_] = nullptr;
+    // What is still live gives back its share of the process-wide limits.
+    for (const auto& [id, session] : sessions_) give_back_admission(session->client_address());
+    for (std::size_t i = 0; i < connection_count(); ++i) group_.limits.give_back_connection();
     // Sessions first: they hand unsent bytes to the linger set and reach into the worker.
     sessions_.clear();
     retired_sessions_.clear();
@@ -76,148 +80,33 @@ Worker::~Worker() {
     retired_intakes_.clear();
 }
 
-bool Worker::start() {
-    if (!dns_) log_.warn("no DNS resolver configured: backend host names cannot be resolved");
-    // Signals first: once "listening" is logged, a SIGTERM must already mean a clean stop.
-    event_add(sigint_.get(), nullptr);
-    event_add(sigterm_.get(), nullptr);
-    event_add(sighup_.get(), nullptr);
-    if (!open_listeners(config().listen, /*numeric_only=*/false)) return false;
-    if (!config().tls.listen.empty()) {
-        // The key is read here, before privileges are dropped: it may be readable by root only.
-        tls_ = load_tls(config().tls, "cannot start");
-        if (!tls_) return false;
-        for (const auto& address : config().tls.listen) {
-            auto listener = std::make_unique<Listener>(
-                *this, address,
-                [this](evutil_socket_t fd, std::string peer) { accept(fd, std::move(peer), true); });
-            if (!listener->open()) {
-                log_.error(listener->error());
-                return false;
-            }
-            log_.info("listening for TLS on " + listener->bound_address());
-            tls_listeners_.push_back(std::move(listener));
-        }
+bool Worker::add_listener(const config::HostPort& address, ListenSocket socket, bool tls) {
+    auto listener = std::make_unique<Listener>(
+        base_.get(), log_, counters_, address, std::move(socket),
+        [this, tls](evutil_socket_t fd, std::string peer) { accept(fd, std::move(peer), tls); });
+    if (!listener->start()) {
+        log_.error(listener->error());
+        return false;
     }
-    if (!config().admin.listen.empty()) {
-        admin_ = std::make_unique<AdminServer>(*this);
-        if (!admin_->open()) return false;
-    }
-    event_add(janitor_.get(), &kJanitorPeriod);
-    return true;
-}
-
-bool Worker::open_listeners(const std::vector<config::HostPort>& wanted, bool numeric_only) {
-    std::vector<std::unique_ptr<Listener>> opened;
-    bool ok = true;
-    for (const auto& address : wanted) {
-        const bool open_already = std::any_of(listeners_.begin(), listeners_.end(),
-                                              [&](const auto& l) { return l->address() == address; });
-        if (open_already) continue;
-        auto listener = std::make_unique<Listener>(*this, address);
-        if (!listener->open(numeric_only)) {
-            log_.error(listener->error());
-            ok = false;
-            continue;
-        }
-        opened.push_back(std::move(listener));
-    }
-    if (!ok) return false;  // `opened` closes what this call bound
-    for (auto& listener : opened) {
-        log_.info("listening on " + listener->bound_address());
-        listeners_.push_back(std::move(listener));
-    }
+    (tls ? tls_listeners_ : listeners_).push_back(std::move(listener));
     return true;
 }
 
 void Worker::close_listeners_not_in(const std::vector<config::HostPort>& wanted) {
+    // Connections accepted on a closed listener stay: they may carry live sessions' requests.
     std::erase_if(listeners_, [&](const std::unique_ptr<Listener>& l) {
-        if (std::find(wanted.begin(), wanted.end(), l->address()) != wanted.end()) return false;
-        // Connections accepted on it stay: they may carry live sessions' requests.
-        log_.info("no longer listening on " + l->bound_address());
-        return true;
+        return std::find(wanted.begin(), wanted.end(), l->address()) == wanted.end();
     });
 }
 
-TlsContextPtr Worker::load_tls(const config::TlsConfig& tls, std::string_view context) {
-    auto loaded = TlsContext::load(tls.certificate, tls.key, tls.sni_directory);
-    if (auto* error = std::get_if<std::string>(&loaded)) {
-        log_.error(std::string(context) + ": tls: " + *error);
-        return nullptr;
-    }
-    TlsContextPtr ctx = std::move(std::get<TlsContextPtr>(loaded));
-    for (const auto& c : ctx->certificates()) {
-        char left[32];
-        std::snprintf(left, sizeof left, "%.1f", std::difftime(c.not_after, std::time(nullptr)) / 86400);
-        log_.info("tls certificate file=" + c.file + " subject=" + c.subject + " expires_in_days=" + left);
-    }
-    return ctx;
-}
-
-void Worker::apply_log_settings(const config::LogConfig& log) {
-    log_.set_level(log.level);
-    log_.set_format(parse_log_format(log.format).value_or(LogFormat::text));
-}
-
-void Worker::reload() {
-    if (run_state_ != RunState::running) {
-        log_.warn("reload ignored: shutting down");
-        return;
-    }
-    if (config_path_.empty()) {
-        log_.warn("reload ignored: no configuration file");
-        return;
-    }
-    config::LoadResult loaded = config::load_file(config_path_);
-    if (!loaded.config) {
-        ++counters_.reloads_failed;
-        for (const auto& e : loaded.errors) log_.error("reload refused: " + config::format_error(e));
-        log_.error("reload refused: " + std::to_string(loaded.errors.size()) + " error(s) in " +
-                   config_path_ + "; the running configuration stays");
-        return;
-    }
-    config::Config next = std::move(*loaded.config);
-    const config::ReloadPlan plan = config::plan_reload(config(), next);
-    for (const std::string& key : plan.needs_restart) {
-        log_.warn("reload: " + key +
-                  " changed but applies only at the next start; it keeps its running value");
-    }
-    // The certificate and key are read again on every reload, changed or not: a renewal
-    // (certbot) replaces the files and ends in a reload. New connections get the new pair; live
-    // ones keep theirs. A pair that does not load refuses the whole reload.
-    TlsContextPtr next_tls = tls_;
-    if (!tls_listeners_.empty() && next.tls.certificate.empty()) {
-        // The tls section was taken out: its listeners stay until a restart (tls.listen is read
-        // at start only), and so does the pair they serve.
-        log_.warn(
-            "reload: tls.certificate is empty but TLS listeners stay until a restart; they keep "
-            "the running certificate");
-    } else if (!tls_listeners_.empty()) {
-        next_tls = load_tls(next.tls, "reload refused");
-        if (!next_tls) {
-            ++counters_.reloads_failed;
-            log_.error("reload refused: the TLS certificate or key of " + config_path_ +
-                       " does not load; the running configuration stays");
-            return;
-        }
-    }
+void Worker::apply_reload(ConfigSnapshotPtr snapshot, TlsContextPtr tls,
+                          std::vector<std::pair<config::HostPort, ListenSocket>> sockets) {
+    if (run_state_ != RunState::running) return;
     // New addresses first, old ones after: some listener accepts at every moment.
-    // A host name would mean a blocking lookup inside the running loop: IP addresses only here.
-    if (!open_listeners(next.listen, /*numeric_only=*/true)) {
-        ++counters_.reloads_failed;
-        log_.error("reload refused: cannot listen on every address of " + config_path_ +
-                   "; the running configuration stays");
-        return;
-    }
-    close_listeners_not_in(next.listen);
-    apply_log_settings(next.log);
-    tls_ = std::move(next_tls);
-    current_ = std::make_shared<const ConfigSnapshot>(std::move(next));
-    ++counters_.reloads;
-    std::string changed;
-    for (const std::string& key : plan.changed) changed += (changed.empty() ? "" : ",") + key;
-    log_.info("reloaded file=" + config_path_ + " changed=" + (changed.empty() ? "none" : changed) +
-              ": new sessions use it; " + std::to_string(sessions_.size()) + " live sessions keep theirs");
+    for (auto& [address, socket] : sockets) (void)add_listener(address, std::move(socket), false);
+    close_listeners_not_in(snapshot->config.listen);
+    tls_ = std::move(tls);
+    current_ = std::move(snapshot);
 }
 
 int Worker::run() {
@@ -228,8 +117,33 @@ int Worker::run() {
     return 0;
 }
 
+WorkerReport Worker::report(bool with_rows) const {
+    WorkerReport r;
+    r.index = index_;
+    r.counters = counters_;
+    r.sessions = sessions_.size();
+    r.connections = connection_count();
+    r.lingering = linger_.size();
+    for (const auto& [id, session] : sessions_) {
+        r.queued_up += session->queued_up();
+        r.queued_down += session->queued_down();
+    }
+    if (timespec cpu{}; clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu) == 0)
+        r.cpu_seconds = static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) / 1e9;
+    if (with_rows) {
+        const auto now = Clock::now();
+        r.rows.reserve(sessions_.size());
+        for (const auto& [id, session] : sessions_) {
+            SessionRow row{id, session->client(), session->info(now)};
+            row.info.worker = index_;
+            r.rows.push_back(std::move(row));
+        }
+    }
+    return r;
+}
+
 void Worker::accept(evutil_socket_t fd, std::string peer, bool tls) {
-    if (connection_count() >= config().http.max_connections) {
+    if (!group_.limits.take_connection(config().http.max_connections)) {
         ++counters_.connections_refused;
         if (refusal_log_.due(Clock::now())) {
             log_.warn("connection refused client=" + peer + ": http.max_connections reached (" +
@@ -251,7 +165,9 @@ void Worker::accept(evutil_socket_t fd, std::string peer, bool tls) {
 }
 
 void Worker::accept_proxied(ProxyIntake& intake, evutil_socket_t fd, ClientPeer peer, bool tls) {
-    retire(intake);
+    // The intake's connection slot passes to the connection: not given back in between, where
+    // another worker could take it.
+    if (move_to_retired(intakes_, retired_intakes_, intake)) schedule_reaper();
     start_connection(fd, std::move(peer), tls);
 }
 
@@ -261,6 +177,7 @@ void Worker::start_connection(evutil_socket_t fd, ClientPeer peer, bool tls) {
         log_.error("connection refused client=" + peer.shown +
                    ": cannot start TLS: " + take_tls_error("out of memory"));
         evutil_closesocket(fd);
+        group_.limits.give_back_connection();
         return;
     }
     auto connection = std::make_unique<HttpConnection>(*this, fd, std::move(peer), ssl, tls ? tls_ : nullptr);
@@ -294,31 +211,12 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
         case RouteKind::send:
         case RouteKind::idle:
         case RouteKind::close: {
-            const auto it = sessions_.find(std::string(route.session_id));
-            // A native RTMP relay's id is no tunnel's: as unknown as any other.
-            Session* session = it == sessions_.end() ? nullptr : it->second->rtmpt();
-            if (session == nullptr) {
-                ++counters_.unknown_session;
-                log_.info("http client=" + connection.peer() +
-                          " answered 404: unknown session sid=" + std::string(route.session_id) +
-                          misrouted_note(route.session_id, config().node.tag));
-                slot->fill(replies().error(HttpStatus::not_found, "unknown session", false));
+            if (const unsigned owner = owner_of(route.session_id); owner != index_) {
+                hand_over(owner, connection, std::move(request), route, std::move(slot));
                 return;
             }
-            // The session's own access settings: a reload must not turn on binding, or change whose
-            // X-Forwarded-For is believed, for a session opened before it.
-            if (const config::AccessConfig& access = session->cfg().access; access.bind_session_to_client) {
-                const ClientIdentity client = identify(connection, request, access);
-                if (client.address != session->client_address()) {
-                    ++counters_.refused_other_client;
-                    log_.info("http client=" + client.shown + " answered 403: session sid=" + it->first +
-                              " belongs to " + session->client_address());
-                    slot->fill(
-                        replies().error(HttpStatus::forbidden, "session belongs to another address", false));
-                    return;
-                }
-            }
-            session->submit(route.kind, route.seq, std::move(request.body), std::move(slot));
+            serve_tunnel(route.kind, route.session_id, route.seq, std::move(request.body), connection.peer(),
+                         std::move(slot), [&] { return origin_of(connection, request); });
             return;
         }
         case RouteKind::unknown:
@@ -332,6 +230,78 @@ void Worker::handle_request(HttpConnection& connection, HttpRequest&& request, R
     }
     log_.info("http client=" + connection.peer() + " answered 404: not an RTMPT path " + shown);
     slot->fill(replies().error(HttpStatus::not_found, "not an RTMPT path", false));
+}
+
+unsigned Worker::owner_of(std::string_view id) const {
+    if (group_.workers.size() < 2) return index_;
+    const std::optional<unsigned> owner = proto::worker_of(id);
+    // An id of no worker of ours is answered here: as unknown as on any worker.
+    return owner && *owner < group_.workers.size() ? *owner : index_;
+}
+
+template <typename OriginFn>
+void Worker::serve_tunnel(RouteKind kind, std::string_view session_id, std::optional<std::uint64_t> seq,
+                          std::string body, std::string_view peer, ReplySlotPtr slot, OriginFn&& origin) {
+    const auto it = sessions_.find(std::string(session_id));
+    // A native RTMP relay's id is no tunnel's: as unknown as any other.
+    Session* session = it == sessions_.end() ? nullptr : it->second->rtmpt();
+    if (session == nullptr) {
+        ++counters_.unknown_session;
+        log_.info("http client=" + std::string(peer) + " answered 404: unknown session sid=" +
+                  std::string(session_id) + misrouted_note(session_id, config().node.tag));
+        slot->fill(replies().error(HttpStatus::not_found, "unknown session", false));
+        return;
+    }
+    // The session's own access settings: a reload must not turn on binding, or change whose
+    // X-Forwarded-For is believed, for a session opened before it.
+    if (const config::AccessConfig& access = session->cfg().access; access.bind_session_to_client) {
+        const ClientIdentity client = identify(origin(), access);
+        if (client.address != session->client_address()) {
+            ++counters_.refused_other_client;
+            log_.info("http client=" + client.shown + " answered 403: session sid=" + it->first +
+                      " belongs to " + session->client_address());
+            slot->fill(replies().error(HttpStatus::forbidden, "session belongs to another address", false));
+            return;
+        }
+    }
+    session->submit(kind, seq, std::move(body), std::move(slot));
+}
+
+void Worker::hand_over(unsigned owner, HttpConnection& connection, HttpRequest&& request,
+                       const proto::Route& route, ReplySlotPtr slot) {
+    ++counters_.requests_handed_over;
+    HandedRequest handed{
+        route.kind,        std::string(route.session_id),  route.seq,       std::move(request.body),
+        connection.peer(), origin_of(connection, request), std::move(slot), index_};
+    Worker& to = *group_.workers[owner];
+    to.mailbox().post([&to, handed = std::move(handed)]() mutable { to.take_handed(std::move(handed)); });
+}
+
+void Worker::take_handed(HandedRequest request) {
+    // The reply goes back to the connection's worker, which alone may touch its slot. A slot
+    // dropped unfilled (the loop stopping) still answers, so the connection never waits forever.
+    // The worker is looked up when the reply is ready: once the loops have stopped, workers are
+    // destroyed one by one, and one that is gone takes no more replies.
+    auto local = std::make_shared<ReplySlot>(nullptr);
+    local->forward_to([&group = group_, from = request.from,
+                       slot = std::move(request.slot)](SharedReply reply) mutable {
+        Worker* back = group.workers[from];
+        if (back == nullptr) return;
+        back->mailbox().post([back, slot = std::move(slot), reply = std::move(reply)] {
+            if (reply) {
+                slot->fill(reply);
+            } else {
+                slot->fill(back->replies().error(HttpStatus::service_unavailable, "shutting down", false));
+            }
+        });
+    });
+    local->set_kind(request.kind);
+    serve_tunnel(request.kind, request.session_id, request.seq, std::move(request.body), request.peer,
+                 std::move(local), [&]() -> const RequestOrigin& { return request.origin; });
+}
+
+Worker::RequestOrigin Worker::origin_of(const HttpConnection& connection, const HttpRequest& request) const {
+    return RequestOrigin{direct_identity(connection), connection.hops(), request.forwarded_for};
 }
 
 std::optional<proto::Endpoint> Worker::local_for_header(const HttpConnection& connection) const {
@@ -351,22 +321,27 @@ ClientIdentity Worker::direct_identity(const HttpConnection& connection) const {
 
 ClientIdentity Worker::identify(const HttpConnection& connection, const HttpRequest& request,
                                 const config::AccessConfig& access) {
-    ClientIdentity direct = direct_identity(connection);
+    if (access.trusted_proxies.empty()) return direct_identity(connection);
+    return identify(origin_of(connection, request), access);
+}
+
+ClientIdentity Worker::identify(const RequestOrigin& origin, const config::AccessConfig& access) {
+    const ClientIdentity& direct = origin.direct;
     if (!direct.ip) return direct;
     const proto::IpAddress& peer = *direct.ip;
     const auto& trusted = access.trusted_proxies;
     if (trusted.empty() || !proto::any_contains(trusted, peer)) return direct;
     const proto::ForwardedClient forwarded =
-        proto::resolve_forwarded_client(peer, request.forwarded_for, trusted);
+        proto::resolve_forwarded_client(peer, origin.forwarded_for, trusted);
     if (forwarded.malformed) {
         ++counters_.forwarded_unreadable;
-        log_.info("http client=" + connection.peer() +
+        log_.info("http client=" + direct.shown +
                   " X-Forwarded-For has an entry that is no address; the client is taken to be " +
                   forwarded.address.to_string());
     }
     if (forwarded.hops == 0) return direct;
     const std::string address = forwarded.address.to_string();
-    return ClientIdentity{address, address + " via=" + connection.hops(), forwarded.address,
+    return ClientIdentity{address, address + " via=" + origin.hops, forwarded.address,
                           proto::Endpoint{forwarded.address, 0}, direct.local};
 }
 
@@ -397,18 +372,23 @@ Worker::Admission Worker::admit(const ClientIdentity& client) {
         }
         return Admission::draining;
     }
-    if (sessions_.size() >= config().session.max_sessions) {
+    if (!group_.limits.take_session(config().session.max_sessions)) {
         ++counters_.refused_max_sessions;
         log_.warn("session refused client=" + client.shown + ": session.max_sessions reached");
         return Admission::full;
     }
-    const std::uint32_t per_client_cap = config().session.max_sessions_per_client;
-    if (per_client_cap != 0 && sessions_per_client_[client.address] >= per_client_cap) {
+    if (!group_.limits.take_client(client.address, config().session.max_sessions_per_client)) {
+        group_.limits.give_back_session();
         ++counters_.refused_per_client;
         log_.warn("session refused client=" + client.shown + ": session.max_sessions_per_client reached");
         return Admission::per_client;
     }
     return Admission::ok;
+}
+
+void Worker::give_back_admission(const std::string& client_address) {
+    group_.limits.give_back_client(client_address);
+    group_.limits.give_back_session();
 }
 
 std::optional<std::string> Worker::new_session_id(const ClientIdentity& client) {
@@ -419,7 +399,9 @@ std::optional<std::string> Worker::new_session_id(const ClientIdentity& client) 
             log_.error("session refused client=" + client.shown + ": no randomness from the kernel");
             return std::nullopt;
         }
-        id = proto::format_session_id(entropy, config().node.tag);
+        id = proto::format_session_id(
+            entropy, config().node.tag,
+            group_.workers.size() > 1 ? std::optional<unsigned>(index_) : std::nullopt);
     } while (sessions_.contains(id));
     return id;
 }
@@ -432,7 +414,6 @@ std::string Worker::backend_preamble(const ClientIdentity& client) const {
 
 SessionBase& Worker::add_session(std::unique_ptr<SessionBase> session) {
     SessionBase& s = *session;
-    ++sessions_per_client_[s.client_address()];
     ++counters_.sessions_opened;
     ++counters_.transport_sessions[static_cast<std::size_t>(s.transport())];
     sessions_.emplace(s.id(), std::move(session));
@@ -459,6 +440,7 @@ void Worker::open_session(const ClientIdentity& client, ReplySlotPtr slot, Trans
     }
     const std::optional<std::string> id = new_session_id(client);
     if (!id) {
+        give_back_admission(client.address);
         slot->fill(replies().error(HttpStatus::internal_error, "cannot create session", false));
         return;
     }
@@ -473,7 +455,10 @@ void Worker::open_native(HttpConnection& connection, BufferEventPtr client, std:
     const ClientIdentity identity = direct_identity(connection);
     if (admit(identity) != Admission::ok) return;  // `client` goes, closing the connection
     const std::optional<std::string> id = new_session_id(identity);
-    if (!id) return;
+    if (!id) {
+        give_back_admission(identity.address);
+        return;
+    }
     const Transport transport = connection.tls() ? Transport::rtmps : Transport::rtmp;
     SessionBase& s = add_session(std::make_unique<NativeSession>(*this, *id, identity.shown, identity.address,
                                                                  transport, backend_preamble(identity),
@@ -482,23 +467,24 @@ void Worker::open_native(HttpConnection& connection, BufferEventPtr client, std:
 }
 
 void Worker::retire(HttpConnection& connection) {
-    if (move_to_retired(connections_, retired_connections_, connection)) schedule_reaper();
+    if (!move_to_retired(connections_, retired_connections_, connection)) return;
+    group_.limits.give_back_connection();
+    schedule_reaper();
 }
 
 void Worker::retire(SessionBase& session) {
     const auto it = sessions_.find(session.id());
     if (it == sessions_.end()) return;
-    if (const auto per = sessions_per_client_.find(session.client_address());
-        per != sessions_per_client_.end() && --per->second == 0) {
-        sessions_per_client_.erase(per);
-    }
+    give_back_admission(session.client_address());
     retired_sessions_.push_back(std::move(it->second));
     sessions_.erase(it);
     schedule_reaper();
 }
 
 void Worker::retire(ProxyIntake& intake) {
-    if (move_to_retired(intakes_, retired_intakes_, intake)) schedule_reaper();
+    if (!move_to_retired(intakes_, retired_intakes_, intake)) return;
+    group_.limits.give_back_connection();
+    schedule_reaper();
 }
 
 void Worker::schedule_reaper() {
@@ -511,40 +497,9 @@ void Worker::reap() {
     retired_intakes_.clear();
 }
 
-void Worker::janitor() {
-    log_.flush();                                  // lines stderr could not take at once
-    counters_.log_lines_dropped = log_.dropped();  // current for /metrics, not only the stats line
-    const auto now = Clock::now();
-    sweep_sessions(now);
-    if (run_state_ != RunState::draining) return;
-    if (sessions_.empty()) {
-        log_.info("drained: every session has ended");
-        shut_down();
-    } else if (now >= drain_deadline_) {
-        log_.info("process.shutdown_timeout reached: ending " + std::to_string(sessions_.size()) +
-                  " sessions");
-        shut_down();
-    }
-}
-
 void Worker::drain() {
-    if (run_state_ == RunState::stopping) return;
-    if (run_state_ == RunState::draining) {
-        log_.info("second stop signal: ending " + std::to_string(sessions_.size()) + " sessions now");
-        shut_down();
-        return;
-    }
-    const config::Duration timeout = config().process.shutdown_timeout;
-    if (sessions_.empty() || timeout.count() == 0) {
-        shut_down();
-        return;
-    }
-    run_state_ = RunState::draining;
-    drain_deadline_ = Clock::now() + timeout;
+    if (run_state_ == RunState::running) run_state_ = RunState::draining;
     // Listeners stay open: a live session's client may open a new connection for its next request.
-    log_.info("draining sessions=" + std::to_string(sessions_.size()) + ": new sessions refused; open ones " +
-              "may run on for up to " + std::to_string(timeout.count()) +
-              "ms (a second signal ends them now)");
 }
 
 void Worker::sweep_sessions(Clock::time_point now) {
@@ -558,18 +513,12 @@ void Worker::sweep_sessions(Clock::time_point now) {
 void Worker::shut_down() {
     if (run_state_ == RunState::stopping) return;
     run_state_ = RunState::stopping;
-    log_.info("shutting down: " + std::to_string(sessions_.size()) + " sessions");
     listeners_.clear();
     tls_listeners_.clear();
     std::vector<SessionBase*> all;
     for (auto& [id, s] : sessions_) all.push_back(s.get());
     for (SessionBase* s : all) s->end(CloseReason::shutdown);
-    counters_.log_lines_dropped = log_.dropped();
-    log_.info("stats " + counters_.format());
     event_del(janitor_.get());
-    // The signal events stay: drain() and reload() do nothing now, whereas deleting them would put
-    // the default handlers back, and a SIGHUP (logrotate, systemctl reload) would kill the process
-    // before its last replies and lines are out.
     // Let queued replies and lingering backend bytes go out, then stop.
     const timeval grace{0, 200'000};
     event_base_loopexit(base_.get(), &grace);
@@ -579,13 +528,7 @@ void Worker::on_reap(evutil_socket_t, short, void* arg) {
     static_cast<Worker*>(arg)->reap();
 }
 void Worker::on_janitor(evutil_socket_t, short, void* arg) {
-    static_cast<Worker*>(arg)->janitor();
-}
-void Worker::on_stop_signal(evutil_socket_t, short, void* arg) {
-    static_cast<Worker*>(arg)->drain();
-}
-void Worker::on_reload_signal(evutil_socket_t, short, void* arg) {
-    static_cast<Worker*>(arg)->reload();
+    static_cast<Worker*>(arg)->sweep_sessions(Clock::now());
 }
 
 }  // namespace rtmpt::gateway

@@ -1,6 +1,15 @@
 // One event loop with everything that lives on it: listeners, client connections, sessions,
-// backend links. A session belongs to exactly one worker; nothing here is shared between
-// workers, so several can run side by side, one per thread.
+// backend links. A session belongs to exactly one worker for its whole life, and nothing a worker
+// owns is touched by another thread: workers reach each other only through their mailboxes, and
+// share only the process-wide limits (WorkerGroup). Several run side by side, one per thread
+// (gateway/process/supervisor.hpp starts them).
+//
+// A session's requests may arrive on any connection, so on any worker. The session id names its
+// worker (proto/session_id.hpp); a request that reaches another worker is handed over: its route,
+// body and what identifies the client go to the owner's mailbox, the owner answers it into a
+// ReplySlot of its own, and that reply comes back through the first worker's mailbox into the
+// connection's slot. The connection stays where it is, so its replies leave in request order as
+// they always have, and one connection may carry sessions of several workers.
 #pragma once
 
 #include "config/config.hpp"
@@ -13,6 +22,8 @@
 #include "gateway/loop/config_snapshot.hpp"
 #include "gateway/loop/counters.hpp"
 #include "gateway/loop/event_ptr.hpp"
+#include "gateway/loop/mailbox.hpp"
+#include "gateway/loop/shared_limits.hpp"
 #include "gateway/tunnel/linger_set.hpp"
 #include "gateway/tunnel/session.hpp"
 #include "proto/http_reply.hpp"
@@ -26,7 +37,35 @@
 
 namespace rtmpt::gateway {
 
-class AdminServer;
+class Worker;
+
+// What the workers of one process share. `workers` is filled before any loop runs and does not
+// change while they run: any thread may read it. A worker being destroyed (every loop has
+// stopped) clears its own entry, so that the others' last replies to it go nowhere.
+struct WorkerGroup {
+    SharedLimits limits;
+    std::vector<Worker*> workers;
+};
+
+// One session as /sessions lists it, owned: it travels from its worker to the admin's loop.
+struct SessionRow {
+    std::string id;
+    std::string client;
+    SessionInfo info;  // id and client point into the row once it has come to rest
+};
+
+// What a worker reports for /metrics, /sessions and the stats line, made on its own thread.
+struct WorkerReport {
+    unsigned index = 0;
+    Counters counters;
+    std::uint64_t sessions = 0;
+    std::uint64_t connections = 0;
+    std::uint64_t lingering = 0;
+    std::uint64_t queued_up = 0;
+    std::uint64_t queued_down = 0;
+    double cpu_seconds = 0;        // the worker thread's CPU time, user and system
+    std::vector<SessionRow> rows;  // only when asked for
+};
 
 // Who a request is from, as access rules, per-client limits, session binding and logs see it.
 struct ClientIdentity {
@@ -47,23 +86,28 @@ class Worker {
         stopping,  // sessions ended; the loop exits once the last replies are out
     };
 
-    Worker(const config::Config& config, Logger& log);
+    // `index`: this worker's place in group.workers, the digit its session ids carry when the
+    // group has more than one. `tls`: the certificate new TLS connections get (null without
+    // tls.listen).
+    Worker(WorkerGroup& group, unsigned index, ConfigSnapshotPtr snapshot, TlsContextPtr tls,
+           const Logger& log);
     ~Worker();
     Worker(const Worker&) = delete;
     Worker& operator=(const Worker&) = delete;
 
-    // Opens every listener; false (with errors logged) if any cannot be opened.
-    [[nodiscard]] bool start();
-    // Runs until SIGINT/SIGTERM and the drain after it; returns the process exit status.
+    // Starts accepting on `socket`, a socket of `address` bound for this worker; `tls`: a
+    // tls.listen socket. False (logged) if the loop cannot watch it.
+    [[nodiscard]] bool add_listener(const config::HostPort& address, ListenSocket socket, bool tls);
+    // Runs the loop until shut_down() and the grace after it.
     [[nodiscard]] int run();
 
-    // The file SIGHUP re-reads; without one, SIGHUP is logged and ignored.
-    void set_config_path(std::string path) { config_path_ = std::move(path); }
-    // SIGHUP: re-reads the config file. Keys apply to sessions opened from now on; live sessions
-    // keep the configuration they opened with. A file with errors changes nothing.
-    void reload();
-    // SIGTERM/SIGINT: refuse new sessions and let live ones run on for up to
-    // process.shutdown_timeout, then stop. A second call stops at once.
+    // A reload, on this worker's thread: new sessions and connections get `snapshot` and `tls`;
+    // `sockets` are the listen addresses it adds (bound for this worker), and listeners whose
+    // address the new `listen` no longer names close. Live sessions keep their configuration.
+    void apply_reload(ConfigSnapshotPtr snapshot, TlsContextPtr tls,
+                      std::vector<std::pair<config::HostPort, ListenSocket>> sockets);
+    // SIGTERM/SIGINT reached this worker: new sessions are refused; live ones run on until
+    // shut_down(). The supervisor decides when that is, for all workers at once.
     void drain();
 
     // `tls`: accepted on a TLS listener (tls.listen): the connection speaks HTTPS.
@@ -81,12 +125,17 @@ class Worker {
     // bytes read so far) over to a relay session, admitted by the same rules as an RTMPT open.
     void open_native(HttpConnection& connection, BufferEventPtr client, std::string_view first_bytes);
 
-    // Test hooks, for tests/fuzz/fuzz_gateway.cpp, which runs a Worker without start() or run()
-    // (no listeners, no signals, no janitor timer) and must not wait for real time: the
-    // janitor's sweep as if the clock read `now`, and the stop that SIGINT or SIGTERM causes.
-    void sweep_sessions(Clock::time_point now);
+    // Ends every session, closes the listeners and stops the loop once the last replies are out.
     void shut_down();
+    // For /metrics, /sessions and the stats line; `with_rows`: one row per session.
+    [[nodiscard]] WorkerReport report(bool with_rows) const;
 
+    // Test hook, for tests/fuzz/fuzz_gateway.cpp, which runs Workers without run() and must not
+    // wait for real time: the janitor's sweep as if the clock read `now`.
+    void sweep_sessions(Clock::time_point now);
+
+    [[nodiscard]] unsigned index() const { return index_; }
+    [[nodiscard]] Mailbox& mailbox() { return mailbox_; }
     [[nodiscard]] event_base* base() const { return base_.get(); }
     [[nodiscard]] evdns_base* dns() const { return dns_.get(); }
     // The current configuration: what new sessions and new requests get.
@@ -106,7 +155,6 @@ class Worker {
     // came. Not the client's: a request parsed from that one may cause a backend read.
     [[nodiscard]] std::span<char> backend_scratch() { return backend_scratch_; }
 
-    // For the admin pages: read-only views of the live state.
     [[nodiscard]] const Counters& counters() const { return counters_; }
     [[nodiscard]] const std::unordered_map<std::string, std::unique_ptr<SessionBase>>& sessions() const {
         return sessions_;
@@ -115,15 +163,51 @@ class Worker {
     [[nodiscard]] std::size_t linger_count() const { return linger_.size(); }
 
   private:
+    // Who sent a tunnel request, as far as the connection it came on knows: what the session's
+    // worker needs to apply access.bind_session_to_client and to log. Made only for a request
+    // that is handed over, or that its session must check.
+    struct RequestOrigin {
+        ClientIdentity direct;
+        std::string hops;           // the connection's hops() for "via="
+        std::string forwarded_for;  // the request's X-Forwarded-For
+    };
+    // A send, idle or close handed over from another worker, with the slot its reply goes in.
+    struct HandedRequest {
+        proto::RouteKind kind = proto::RouteKind::idle;
+        std::string session_id;
+        std::optional<std::uint64_t> seq;
+        std::string body;
+        std::string peer;  // the connection's peer, for log lines
+        RequestOrigin origin;
+        ReplySlotPtr slot;  // the connection's: filled on its own worker only
+        unsigned from = 0;
+    };
+
     // The client as the connection shows it (the TCP peer, or a balancer's PROXY header's client).
     [[nodiscard]] ClientIdentity direct_identity(const HttpConnection& connection) const;
+    [[nodiscard]] RequestOrigin origin_of(const HttpConnection& connection, const HttpRequest& request) const;
     [[nodiscard]] ClientIdentity identify(const HttpConnection& connection, const HttpRequest& request,
                                           const config::AccessConfig& access);
+    [[nodiscard]] ClientIdentity identify(const RequestOrigin& origin, const config::AccessConfig& access);
+    // The worker whose session `id` names; this one for an id that names none of the group's.
+    [[nodiscard]] unsigned owner_of(std::string_view id) const;
+    // A send, idle or close for a session of this worker. `origin` is asked for only when the
+    // session binds to its client.
+    template <typename OriginFn>
+    void serve_tunnel(proto::RouteKind kind, std::string_view session_id, std::optional<std::uint64_t> seq,
+                      std::string body, std::string_view peer, ReplySlotPtr slot, OriginFn&& origin);
+    void hand_over(unsigned owner, HttpConnection& connection, HttpRequest&& request,
+                   const proto::Route& route, ReplySlotPtr slot);
+    // On the owner's thread: serves `request`, answering into a slot that sends the reply back.
+    void take_handed(HandedRequest request);
     // The access rule that refuses `client` a session, or nullptr when it may open one.
     [[nodiscard]] const char* access_refusal(const ClientIdentity& client) const;
     // Why a new session may not open, counted and logged, or ok.
     enum class Admission { ok, access, draining, full, per_client };
+    // With ok, a session slot and one of the client's are taken: add_session keeps them, or
+    // give_back_admission returns them.
     [[nodiscard]] Admission admit(const ClientIdentity& client);
+    void give_back_admission(const std::string& client_address);
     [[nodiscard]] std::optional<std::string> new_session_id(const ClientIdentity& client);
     // The address `connection`'s client reached, when backend.proxy_protocol will name it.
     [[nodiscard]] std::optional<proto::Endpoint> local_for_header(const HttpConnection& connection) const;
@@ -134,36 +218,27 @@ class Worker {
     void open_session(const ClientIdentity& client, ReplySlotPtr slot, Transport transport);
     void schedule_reaper();
     void reap();
-    void janitor();
-    // Opens the listeners of `wanted` that are not open yet; on any failure closes the ones it
-    // opened and returns false, so a reload either gets all its addresses or changes nothing.
-    [[nodiscard]] bool open_listeners(const std::vector<config::HostPort>& wanted, bool numeric_only);
     void close_listeners_not_in(const std::vector<config::HostPort>& wanted);
-    void apply_log_settings(const config::LogConfig& log);
-    // Loads tls.certificate and tls.key into a new context; null (logged, naming the file) if
-    // the pair does not load.
-    [[nodiscard]] TlsContextPtr load_tls(const config::TlsConfig& tls, std::string_view context);
     static void on_reap(evutil_socket_t, short, void* arg);
     static void on_janitor(evutil_socket_t, short, void* arg);
-    static void on_stop_signal(evutil_socket_t, short, void* arg);
-    static void on_reload_signal(evutil_socket_t, short, void* arg);
 
+    WorkerGroup& group_;
+    const unsigned index_;
     ConfigSnapshotPtr current_;
-    Logger& log_;
-    std::string config_path_;
+    const Logger& log_;
     EventBasePtr base_;
     DnsBasePtr dns_;
+    Mailbox mailbox_;
     LingerSet linger_;
     Counters counters_;
     std::vector<char> client_scratch_ = std::vector<char>(64 * 1024);
     // Below 64 KiB so that a full read fits one 64 KiB evbuffer chain, header included.
     std::vector<char> backend_scratch_ = std::vector<char>(64 * 1024 - 256);
-    std::unordered_map<std::string, std::uint32_t> sessions_per_client_;  // client address -> open sessions
     LogThrottle refusal_log_;        // connections refused at http.max_connections
     LogThrottle drain_refusal_log_;  // opens refused while draining
 
     std::vector<std::unique_ptr<Listener>> listeners_;
-    std::vector<std::unique_ptr<Listener>> tls_listeners_;  // opened at start only (tls.listen)
+    std::vector<std::unique_ptr<Listener>> tls_listeners_;  // given at start only (tls.listen)
     TlsContextPtr tls_;
     std::unordered_map<HttpConnection*, std::unique_ptr<HttpConnection>> connections_;
     std::unordered_map<std::string, std::unique_ptr<SessionBase>> sessions_;
@@ -175,12 +250,7 @@ class Worker {
 
     EventPtr reaper_;
     EventPtr janitor_;
-    EventPtr sigint_;
-    EventPtr sigterm_;
-    EventPtr sighup_;
     RunState run_state_ = RunState::running;
-    Clock::time_point drain_deadline_{};
-    std::unique_ptr<AdminServer> admin_;  // none when admin.listen is []
 };
 
 }  // namespace rtmpt::gateway

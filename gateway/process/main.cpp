@@ -4,7 +4,7 @@
 #include "config/config.hpp"
 #include "config/example.hpp"
 #include "gateway/logging/logger.hpp"
-#include "gateway/loop/worker.hpp"
+#include "gateway/loop/supervisor.hpp"
 #include "gateway/process/cli.hpp"
 #include "gateway/process/man_page.hpp"
 #include "gateway/process/privileges.hpp"
@@ -74,7 +74,7 @@ int main(int argc, char** argv) {
 
     // A client vanishing mid-write must be an error return, not a process-killing signal.
     std::signal(SIGPIPE, SIG_IGN);
-    // The worker's signal events put back the handlers they found when it goes; with "ignore" found,
+    // The supervisor's signal events put back the handlers they found when it goes; with "ignore" found,
     // a late SIGHUP or SIGTERM cannot cut the last log lines (the stats line) short.
     std::signal(SIGHUP, SIG_IGN);
     std::signal(SIGTERM, SIG_IGN);
@@ -89,16 +89,15 @@ int main(int argc, char** argv) {
         log.error(error);
         return 1;
     }
-    gateway::Worker worker(cfg, log);
-    worker.set_config_path(cl->config_path);
-    if (!worker.start()) return 1;
+    gateway::Supervisor supervisor(cfg, log, cl->config_path);
+    if (!supervisor.start()) return 1;
     std::string done;
     if (std::string error; !gateway::drop_privileges(privileges, done, error)) {
         log.error(error);
         return 1;
     }
     log.info(done);
-    const int status = worker.run();
+    const int status = supervisor.run();
     log.info("stopped");
     return status;
 }

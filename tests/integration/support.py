@@ -12,7 +12,7 @@ REPO_ROOT = os.path.dirname(TESTS_DIR)
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 
-from lib.gateway_process import GatewayProcess, gateway_yaml  # noqa: E402
+from lib.gateway_process import SID_PATTERN, TEST_WORKERS, GatewayProcess, gateway_yaml  # noqa: E402, F401
 
 from rtmpt_client import HttpConnection, open_session  # noqa: E402
 from scripted_backend import RefusedPort, ScriptedBackend  # noqa: E402
@@ -22,7 +22,7 @@ BINARY = os.environ.get("RTMPT_GATEWAY_BINARY")
 # Print the gateway's log after every test, not only failed ones.
 VERBOSE_LOG = os.environ.get("RTMPT_IT_SHOW_LOG") == "1"
 
-SID_RE = re.compile(r"[A-Za-z0-9_-]{22}")
+SID_RE = re.compile(SID_PATTERN)
 # Further key=value fields before "closing because" are tolerated (e.g. requests=N empty=N).
 SESSION_END_RE = (r"session end sid={sid} client=(?P<client>\S+) (?:via=(?P<via>\S+) )?age=(?P<age>[0-9.]+)s "
                   r"up=(?P<up>\d+) down=(?P<down>\d+) (?:[a-z_]+=\S+ )*closing because: (?P<reason>.*)$")
@@ -215,7 +215,7 @@ class GatewayTestCase(unittest.TestCase):
         session, resp = open_session(conn, body, first_seq)
         self.assertOk(resp)
         self.assertTrue(resp.body.endswith(b"\n") and not resp.body.endswith(b"\r\n"), repr(resp))
-        self.assertRegex(session.sid, r"^[A-Za-z0-9_-]{22}$", repr(resp))
+        self.assertRegex(session.sid, "^" + SID_PATTERN + "$", repr(resp))
         return session
 
     def wait_session_end(self, sid, timeout=5.0):

@@ -153,7 +153,7 @@ class ChurnTest(GatewayTestCase):
         def opened(_, r):
             self.assertOk(r, msg=f"wave {label}: an /open failed: {r!r}")
             sid = r.body[:-1].decode("latin-1")
-            self.assertRegex(sid, r"^[A-Za-z0-9_-]{22}$")
+            self.assertRegex(sid, "^" + support.SID_PATTERN + "$")
             return sid
 
         sids = self.phase(conns, [range(n) for n in counts], lambda c, _: c.request_bytes("/open/1", b"\x00"), opened)

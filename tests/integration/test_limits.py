@@ -11,7 +11,7 @@ from rtmpt_client import build_request
 from scripted_backend import ScriptedBackend
 from support import UNKNOWN_SID, GatewayTestCase, q
 
-COUNTERS = ["connections_accepted", "connections_refused", "accept_pauses", "requests", "sessions_opened",
+COUNTERS = ["connections_accepted", "connections_refused", "accept_pauses", "requests", "requests_handed_over", "sessions_opened",
             "refused_max_sessions", "refused_draining", "refused_per_client", "refused_access", "refused_other_client",
             "forwarded_unreadable", "refused_queue_full", "refused_stale_sequence",
             "refused_retries", "refused_malformed", "refused_upgrade",

@@ -96,7 +96,7 @@ class AccessLogTest(GatewayTestCase):
         self.gw.wait_for_log(r"access .* path=/close/")
         lines = self.access_lines()
         self.assertEqual(lines, [
-            ("POST", "/open/1", "200", "1", "23"),
+            ("POST", "/open/1", "200", "1", str(len(s.sid) + 1)),
             ("POST", f"/send/{s.sid}/0", "200", "5", "1"),
             ("POST", "/nowhere", "404", "0", str(len(b"not an RTMPT path\n"))),
             ("GET", "/idle/1", "405", "0", str(len(b"RTMPT requests are POST\n"))),

@@ -3,7 +3,7 @@ answered 404 with a log line that points at the load balancer's routing."""
 import re
 
 from rtmpt_client import open_session
-from support import UNKNOWN_SID, GatewayTestCase, q
+from support import SID_PATTERN, UNKNOWN_SID, GatewayTestCase, q
 
 
 class NodeTagTest(GatewayTestCase):
@@ -13,7 +13,7 @@ class NodeTagTest(GatewayTestCase):
         s, resp = open_session(conn)
         self.assertOk(resp)
         # The tag, one dot, the 22 random characters, one newline: what librtmp and ffmpeg echo back.
-        self.assertRegex(resp.body.decode("latin-1"), r"^n1\.[A-Za-z0-9_-]{22}\n$")
+        self.assertRegex(resp.body.decode("latin-1"), r"^n1\." + SID_PATTERN + r"\n$")
         self.gw.wait_for_log(r"session open sid=%s " % re.escape(s.sid))
         backend = self.backend.wait_for_connection()
         self.assertReply(s.send(b"abc"))
@@ -26,7 +26,7 @@ class NodeTagTest(GatewayTestCase):
         self.start()
         s, resp = open_session(self.connect())
         self.assertOk(resp)
-        self.assertRegex(s.sid, r"^[A-Za-z0-9_-]{22}$")
+        self.assertRegex(s.sid, "^" + SID_PATTERN + "$")
 
     def test_another_nodes_session_is_404_and_says_why(self):
         self.start(node__tag=q("n1"))

@@ -118,6 +118,14 @@ class GatewayProcess:
         self.stop()
 
 
+# Workers of the gateways the suites start: RTMPT_TEST_WORKERS, 1 when unset.
+TEST_WORKERS = int(os.environ.get("RTMPT_TEST_WORKERS", "1"))
+# A session id without its node tag: 22 random characters, after the worker's digit (A for worker 0,
+# B for 1, ...) when there are several workers.
+SID_PATTERN = ("" if TEST_WORKERS == 1 else "[" + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[:TEST_WORKERS] + "]") \
+    + "[A-Za-z0-9_-]{22}"
+
+
 def gateway_yaml(backend_port, backend_host="127.0.0.1", listen=("127.0.0.1:0",), **overrides):
     """A config for tests: loopback listener on a kernel-chosen port, short timeouts.
 
@@ -135,6 +143,9 @@ def gateway_yaml(backend_port, backend_host="127.0.0.1", listen=("127.0.0.1:0",)
         "process.shutdown_timeout": "0s",
         # Never the default 127.0.0.1:9180: gateways of parallel tests would collide on it.
         "admin.listen": '["127.0.0.1:0"]',
+        # The suites run once with one worker and once with four (RTMPT_TEST_WORKERS=4: more
+        # workers than this machine's cores, so that requests cross between them).
+        "process.workers": str(TEST_WORKERS),
     }
     for k, v in overrides.items():
         values[k.replace("__", ".")] = v
