@@ -4,8 +4,10 @@
 #
 #   bench/side_by_side.sh [-b GATEWAY_BIN] [-l RTMPT_LOAD_BIN] [-d SECONDS] [-s "1 100 1000"]
 #                         [-m "idle echo download"] [-r REFERENCE_GATEWAY_BIN] [-w WARMUP] [-t TRIES] [-k]
+#                         [-W WORKERS] [-u]
 #
-# The server under test runs alone on CPU 0; the load generator and the backend share CPU 1.
+# The server under test runs alone on CPU 0; the load generator and the backend share CPU 1
+# (-u: nothing pinned, the scheduler places everything).
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +20,8 @@ SESSIONS="1 100 1000"
 MODES="idle echo download"
 KEEP=0
 TRIES=2
+WORKERS= # process.workers; empty: the gateway's default (one per CPU it may run on)
+UNPINNED=0
 OTHER_MAX=10 # % of a CPU used by other processes in a row's window past which the row is doubtful
 NGINX=${NGINX:-/usr/sbin/nginx}
 SERVER_CPU=0
@@ -37,11 +41,13 @@ usage: $0 [-b GATEWAY_BIN] [-l RTMPT_LOAD_BIN] [-d SECONDS] [-s "1 100 1000"]
   -r  a second gateway binary (e.g. an older build) run the same way; its rows get new/ref ratios
   -t  runs of a row at most, while other processes use more than $OTHER_MAX% CPU in it (default 2)
   -k  keep the temporary directory (configs, logs, raw rtmpt-load output)
+  -W  process.workers for the gateways (default: theirs, one per CPU they may run on: 1 when pinned)
+  -u  pin nothing: server, load generator and backend go where the scheduler puts them
 Environment: NGINX (default /usr/sbin/nginx).
 EOF
 }
 
-while getopts "b:l:d:w:s:m:r:t:kh" opt; do
+while getopts "b:l:d:w:s:m:r:t:W:ukh" opt; do
     case $opt in
     b) GW_BIN=$OPTARG ;;
     l) LOAD_BIN=$OPTARG ;;
@@ -52,6 +58,8 @@ while getopts "b:l:d:w:s:m:r:t:kh" opt; do
     r) REF_BIN=$OPTARG ;;
     t) TRIES=$OPTARG ;;
     k) KEEP=1 ;;
+    W) WORKERS=$OPTARG ;;
+    u) UNPINNED=1 ;;
     h) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
     esac
@@ -60,6 +68,13 @@ shift $((OPTIND - 1))
 [ $# -eq 0 ] || { usage >&2; exit 2; }
 
 fail() { echo "side_by_side: $*" >&2; exit 1; }
+[ -z "$WORKERS" ] || [[ $WORKERS =~ ^[0-9]+$ ]] || fail "bad -W $WORKERS"
+
+on_cpu() { # CPU COMMAND...: runs COMMAND pinned to CPU, or unpinned with -u
+    local cpu=$1
+    shift
+    if [ "$UNPINNED" = 1 ]; then "$@"; else taskset -c "$cpu" "$@"; fi
+}
 for b in "$GW_BIN" "$LOAD_BIN" "$NGINX" ${REF_BIN:+"$REF_BIN"}; do
     [ -x "$b" ] || fail "not an executable: $b"
 done
@@ -144,7 +159,7 @@ SRV_PID=
 BE_PID=
 
 start_backend() { # MODE PORT
-    taskset -c "$LOAD_CPU" "$LOAD_BIN" --backend "$2" --backend-mode "$1" >"$RUNDIR/backend.log" 2>&1 &
+    on_cpu "$LOAD_CPU" "$LOAD_BIN" --backend "$2" --backend-mode "$1" >"$RUNDIR/backend.log" 2>&1 &
     BE_PID=$!
     PIDS+=("$BE_PID")
     wait_port "$2" "$BE_PID" || { cat "$RUNDIR/backend.log" >&2; fail "backend did not start"; }
@@ -180,7 +195,7 @@ http {
     }
 }
 EOF
-    taskset -c "$SERVER_CPU" "$NGINX" -p "$prefix" -e "$prefix/logs/error.log" -c "$prefix/nginx.conf" \
+    on_cpu "$SERVER_CPU" "$NGINX" -p "$prefix" -e "$prefix/logs/error.log" -c "$prefix/nginx.conf" \
         >"$RUNDIR/server.log" 2>&1 &
     SRV_PID=$!
     PIDS+=("$SRV_PID")
@@ -209,8 +224,9 @@ log:
 process:
   shutdown_timeout: 0s
 EOF
+    [ -n "$WORKERS" ] && printf '  workers: %s\n' "$WORKERS" >>"$conf"
     [ "$(id -u)" = 0 ] && printf '  user: nobody\n' >>"$conf"
-    taskset -c "$SERVER_CPU" "$1" -c "$conf" >"$RUNDIR/server.log" 2>&1 &
+    on_cpu "$SERVER_CPU" "$1" -c "$conf" >"$RUNDIR/server.log" 2>&1 &
     SRV_PID=$!
     PIDS+=("$SRV_PID")
     wait_port "$2" "$SRV_PID" || { cat "$RUNDIR/server.log" >&2; fail "gateway $1 did not start"; }
@@ -256,7 +272,7 @@ ROW_NOTES=()
         if [ "$server" = gateway ]; then start_gateway "$GW_BIN" "$port" "$bport"; else start_gateway "$REF_BIN" "$port" "$bport"; fi
     fi
     # In the background, so that a signal to this script is handled at once (wait returns).
-    taskset -c "$LOAD_CPU" "$LOAD_BIN" --url "http://127.0.0.1:$port" --mode "$mode" --sessions "$n" \
+    on_cpu "$LOAD_CPU" "$LOAD_BIN" --url "http://127.0.0.1:$port" --mode "$mode" --sessions "$n" \
         --duration "$DURATION" --warmup "$WARMUP" --cpu-pid "$SRV_PID" ${BE_PID:+--cpu-pid "$BE_PID"} \
         >"$RUNDIR/load.out" 2>"$RUNDIR/load.err" &
     local load_pid=$!
@@ -331,8 +347,13 @@ echo "gateway:  $GW_BIN ($("$GW_BIN" --version 2>&1 | head -n 1))"
 [ -n "$REF_BIN" ] && echo "ref:      $REF_BIN ($("$REF_BIN" --version 2>&1 | head -n 1))"
 echo "nginx:    $NGINX ($("$NGINX" -v 2>&1 | head -n 1))"
 echo "load gen: $LOAD_BIN"
-echo "method:   server on CPU $SERVER_CPU, load generator + backend on CPU $LOAD_CPU; each row a fresh server" \
-    "(and backend); ${WARMUP}s warm-up, ${DURATION}s measured; gateway session.idle_hold 0ms"
+if [ "$UNPINNED" = 1 ]; then
+    where="nothing pinned"
+else
+    where="server on CPU $SERVER_CPU, load generator + backend on CPU $LOAD_CPU"
+fi
+echo "method:   $where; each row a fresh server (and backend); ${WARMUP}s warm-up, ${DURATION}s measured;" \
+    "gateway session.idle_hold 0ms${WORKERS:+, process.workers $WORKERS}"
 echo
 
 for n in $SESSIONS; do
@@ -348,25 +369,27 @@ for n in $SESSIONS; do
     done
 done
 
-fmt='%-9s %-8s %8s %9s %12s %11s %8s %7s %7s %6s %6s %6s %6s %8s  %s\n'
+us_per_req() { awk -v c="$1" -v r="$2" 'BEGIN { if (r + 0 > 0 && c != "") printf "%.1f", c / 100 * 1e6 / r; else print "-" }'; }
+
+fmt='%-9s %-8s %8s %9s %12s %11s %8s %7s %7s %6s %6s %7s %6s %6s %8s  %s\n'
 # shellcheck disable=SC2059
-printf "$fmt" server mode sessions req/s "down B/s" "up B/s" B/reply "p50 us" "p99 us" errors cpu% gen% oth% "rss KiB" ratio
+printf "$fmt" server mode sessions req/s "down B/s" "up B/s" B/reply "p50 us" "p99 us" errors cpu% "us/req" gen% oth% "rss KiB" ratio
 for key in "${ROWS[@]}"; do
     IFS='|' read -r server mode n <<<"$key"
     if [ -n "${RES[$key|failed]:-}" ]; then
         # shellcheck disable=SC2059
-        printf "$fmt" "$server" "$mode" "$n" FAILED - - - - - - - - - "${RES[$key|rss]}" -
+        printf "$fmt" "$server" "$mode" "$n" FAILED - - - - - - - - - - "${RES[$key|rss]}" -
         continue
     fi
     # shellcheck disable=SC2059
     printf "$fmt" "$server" "$mode" "$n" "${RES[$key|req_s]}" "${RES[$key|down_Bps]}" "${RES[$key|up_Bps]}" \
         "${RES[$key|bytes_per_reply]}" "${RES[$key|p50_us]}" "${RES[$key|p99_us]}" "${RES[$key|errors]}" \
-        "${RES[$key|cpu_srv]}" "${RES[$key|gen]:--}" "${RES[$key|other]:--}" "${RES[$key|rss]}" "$(row_ratio "$key")"
+        "${RES[$key|cpu_srv]}" "$(us_per_req "${RES[$key|cpu_srv]}" "${RES[$key|req_s]}")" "${RES[$key|gen]:--}" "${RES[$key|other]:--}" "${RES[$key|rss]}" "$(row_ratio "$key")"
 done
 echo
 echo "req/s: replies per second; down B/s: backend bytes received in reply bodies (polling bytes excluded);"
 echo "up B/s: /send payload bytes; B/reply: mean reply body; p50/p99: request written to reply complete;"
-echo "cpu%: server CPU over the measured window (100 = one core); gen%: the load generator's (near 100, the"
+echo "cpu%: server CPU over the measured window (100 = one core); us/req: server CPU time a reply; gen%: the load generator's (near 100, the"
 echo "row measures the load generator, not the server); oth%: CPU used by any other process on the machine"
 echo "(the backend excepted): above a few %, another job disturbed the row; rss: server VmHWM before it stopped."
 echo "ratio: idle rows gateway req/s / nginx static req/s; reference rows new/ref (req/s for idle, down B/s"

@@ -7,10 +7,12 @@
 #include <sched.h>
 
 #include <pthread.h>
+
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <system_error>
 
 namespace rtmpt::gateway {
 namespace {
@@ -139,13 +141,29 @@ int Supervisor::run() {
     sigset_t old;
     pthread_sigmask(SIG_BLOCK, &signals, &old);
     std::vector<int> status(workers_.size(), 0);
-    for (std::size_t i = 0; i < workers_.size(); ++i) {
-        threads_.emplace_back([this, i, &status] {
-            status[i] = workers_[i]->run();
-            mailbox_.post([this] { worker_stopped(); });
-        });
+    std::string failed;
+    for (std::size_t i = 0; i < workers_.size() && failed.empty(); ++i) {
+        try {
+            threads_.emplace_back([this, i, &status] {
+                status[i] = workers_[i]->run();
+                mailbox_.post([this] { worker_stopped(); });
+            });
+        } catch (const std::system_error& e) {
+            failed = e.what();
+        }
     }
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (!failed.empty()) {
+        // The workers that did start stop again; their loops end at once, having nothing to drain.
+        log_.error("cannot start worker " + std::to_string(threads_.size()) + ": " + failed);
+        for (std::size_t i = 0; i < threads_.size(); ++i) {
+            Worker& worker = *workers_[i];
+            worker.mailbox().post([&worker] { worker.shut_down(); });
+        }
+        for (std::thread& t : threads_) t.join();
+        threads_.clear();
+        return 1;
+    }
     int result = 0;
     if (event_base_dispatch(base_.get()) < 0) {
         log_.error("event loop failed");

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <memory>
 
 int main(int argc, char** argv) {
     using namespace rtmpt;
@@ -89,15 +90,22 @@ int main(int argc, char** argv) {
         log.error(error);
         return 1;
     }
-    gateway::Supervisor supervisor(cfg, log, cl->config_path);
-    if (!supervisor.start()) return 1;
+    // Start-up may throw (an eventfd or a thread the kernel refuses): said in one line, not a core dump.
+    std::unique_ptr<gateway::Supervisor> supervisor;
+    try {
+        supervisor = std::make_unique<gateway::Supervisor>(cfg, log, cl->config_path);
+        if (!supervisor->start()) return 1;
+    } catch (const std::exception& e) {
+        log.error(std::string("cannot start: ") + e.what());
+        return 1;
+    }
     std::string done;
     if (std::string error; !gateway::drop_privileges(privileges, done, error)) {
         log.error(error);
         return 1;
     }
     log.info(done);
-    const int status = supervisor.run();
+    const int status = supervisor->run();
     log.info("stopped");
     return status;
 }

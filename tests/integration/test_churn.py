@@ -15,10 +15,11 @@ one of two ways, alternately:
 Each wave waits for the `session end` line of every one of its sessions (event-driven, on the log).
 Two warm-up waves (one of each kind) come before the baseline, then 10 measured waves.
 
-Sanitizer builds (RTMPT_SANITIZED=1, "sanitize" in the binary's path, or an ASan runtime in the
-binary) run 6 waves of 400 sessions (after 2 warm-up waves of 400) and check memory only through
+Sanitizer builds (RTMPT_SANITIZED=1, "sanitize" or "tsan" in the binary's path, or an ASan or TSan
+runtime in the binary) run 6 waves of 400 sessions (after 2 warm-up waves of 400) and check memory only through
 LeakSanitizer at exit: ASan's quarantine keeps freed blocks (up to 256 MiB) out of reuse, so RSS
-grows with churn by design there (~40 KiB per session). The descriptor and log/stats checks apply
+grows with churn by design there (~40 KiB per session), and TSan's shadow memory and clocks grow
+with what the threads touched. The descriptor and log/stats checks apply
 to both builds.
 """
 import os
@@ -45,11 +46,12 @@ END_RE = re.compile(r" session end sid=(\S+) .* closing because: (.*)$")
 
 
 def sanitized_build(binary):
-    if os.environ.get("RTMPT_SANITIZED") == "1" or "sanitize" in binary:
+    if os.environ.get("RTMPT_SANITIZED") == "1" or "sanitize" in binary or "tsan" in binary:
         return True
     try:
         with open(binary, "rb") as f:
-            return b"__asan_init" in f.read()
+            image = f.read()
+            return b"__asan_init" in image or b"__tsan_init" in image
     except OSError:
         return False
 
