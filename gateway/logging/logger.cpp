@@ -51,8 +51,9 @@ std::string Logger::format(config::LogLevel level, std::string_view message) con
 
 void Logger::write(config::LogLevel level, std::string_view message) const {
     if (!enabled(level)) return;
-    const std::string line = format(level, message);
+    // The time is read under the lock, so that lines of several threads stay in time order.
     const std::lock_guard lock(mutex_);
+    const std::string line = format(level, message);
     if (backlog_.size() + line.size() > kMaxBacklog) {
         ++dropped_;
         return;

@@ -12,12 +12,13 @@ bool SharedLimits::take(std::atomic<std::size_t>& used, std::size_t max) {
 
 bool SharedLimits::take_client(const std::string& address, std::uint32_t cap) {
     const std::lock_guard lock(clients_mutex_);
-    std::uint32_t& open = sessions_per_client_[address];
-    if (cap != 0 && open >= cap) {
-        if (open == 0) sessions_per_client_.erase(address);
-        return false;
+    const auto it = sessions_per_client_.find(address);
+    if (it == sessions_per_client_.end()) {
+        sessions_per_client_.emplace(address, 1);  // a first session is within any cap
+        return true;
     }
-    ++open;
+    if (cap != 0 && it->second >= cap) return false;
+    ++it->second;
     return true;
 }
 

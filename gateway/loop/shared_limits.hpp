@@ -18,7 +18,6 @@ class SharedLimits {
   public:
     // One of at most `max`: false (nothing taken) when all are in use.
     [[nodiscard]] bool take_connection(std::size_t max) { return take(connections_, max); }
-    // One more, whatever the limit: a connection whose slot was already counted changes hands.
     void give_back_connection() { connections_.fetch_sub(1, std::memory_order_relaxed); }
     [[nodiscard]] bool take_session(std::size_t max) { return take(sessions_, max); }
     void give_back_session() { sessions_.fetch_sub(1, std::memory_order_relaxed); }

@@ -50,12 +50,19 @@ Supervisor::Supervisor(const config::Config& config, Logger& log, std::string co
       dns_(evdns_base_new(base_.get(), EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)),
       mailbox_(base_.get()),
       janitor_(event_new(base_.get(), -1, EV_PERSIST, &Supervisor::on_janitor, this)),
+      stop_deadline_(evtimer_new(base_.get(), &Supervisor::on_stop_deadline, this)),
       sigint_(evsignal_new(base_.get(), SIGINT, &Supervisor::on_stop_signal, this)),
       sigterm_(evsignal_new(base_.get(), SIGTERM, &Supervisor::on_stop_signal, this)),
       sighup_(evsignal_new(base_.get(), SIGHUP, &Supervisor::on_reload_signal, this)) {}
 
 Supervisor::~Supervisor() {
     admin_.reset();  // it asks the workers for its pages
+    // Only reached with threads running if run() was left by an exception: stop them, or the
+    // joins below would wait forever.
+    for (std::size_t i = 0; i < threads_.size(); ++i) {
+        Worker& worker = *workers_[i];
+        worker.mailbox().post([&worker] { worker.shut_down(); });
+    }
     for (std::thread& t : threads_) {
         if (t.joinable()) t.join();
     }
@@ -146,7 +153,7 @@ int Supervisor::run() {
         try {
             threads_.emplace_back([this, i, &status] {
                 status[i] = workers_[i]->run();
-                mailbox_.post([this] { worker_stopped(); });
+                mailbox_.post([this, i] { worker_stopped(i); });
             });
         } catch (const std::system_error& e) {
             failed = e.what();
@@ -154,7 +161,7 @@ int Supervisor::run() {
     }
     pthread_sigmask(SIG_SETMASK, &old, nullptr);
     if (!failed.empty()) {
-        // The workers that did start stop again; their loops end at once, having nothing to drain.
+        // The workers that did start stop again, after their short grace: they have no sessions.
         log_.error("cannot start worker " + std::to_string(threads_.size()) + ": " + failed);
         for (std::size_t i = 0; i < threads_.size(); ++i) {
             Worker& worker = *workers_[i];
@@ -181,11 +188,40 @@ int Supervisor::run() {
     total.log_lines_dropped = log_.dropped();
     log_.info("stats " + total.format());
     for (const int s : status) result = std::max(result, s);
-    return result;
+    return worker_failed_ ? std::max(result, 1) : result;
 }
 
-void Supervisor::worker_stopped() {
+void Supervisor::worker_stopped(std::size_t index) {
+    if (run_state_ != RunState::stopping) {
+        // Its listeners would hold a share of new connections in an accept queue nobody reads,
+        // and requests handed to it would wait forever: stop everything, and exit non-zero so
+        // that the service manager restarts the process.
+        log_.error("worker " + std::to_string(index) + " stopped unexpectedly: stopping the process");
+        worker_failed_ = true;
+        shut_down();
+    }
     if (++stopped_ == workers_.size()) event_base_loopexit(base_.get(), nullptr);
+}
+
+void Supervisor::on_every_worker(std::function<void(Worker&)> task, std::function<void()> done) {
+    struct Pending {
+        std::size_t left = 0;
+        std::function<void()> done;
+    };
+    auto pending = std::make_shared<Pending>();
+    pending->left = workers_.size();
+    pending->done = std::move(done);
+    // Called by every worker thread: the task only reads what it captured.
+    auto shared_task = std::make_shared<const std::function<void(Worker&)>>(std::move(task));
+    for (auto& w : workers_) {
+        Worker& worker = *w;
+        worker.mailbox().post([this, &worker, shared_task, pending] {
+            (*shared_task)(worker);
+            mailbox_.post([pending] {
+                if (--pending->left == 0) pending->done();
+            });
+        });
+    }
 }
 
 void Supervisor::gather(bool with_rows, std::function<void(std::vector<WorkerReport>)> done) {
@@ -261,33 +297,40 @@ void Supervisor::reload() {
                    "; the running configuration stays");
         return;
     }
+    std::vector<std::string> lines;
     for (const auto& [address, sockets] : bound) {
-        log_.info("listening on " + sockets.front().bound());
+        lines.push_back("listening on " + sockets.front().bound());
         listening_.emplace_back(address, sockets.front().bound());
     }
     std::erase_if(listening_, [&](const auto& l) {
         if (std::find(next.listen.begin(), next.listen.end(), l.first) != next.listen.end()) return false;
-        log_.info("no longer listening on " + l.second);
+        lines.push_back("no longer listening on " + l.second);
         return true;
     });
     log_.set_level(next.log.level);
     log_.set_format(parse_log_format(next.log.format).value_or(LogFormat::text));
     tls_ = std::move(next_tls);
     current_ = std::make_shared<const ConfigSnapshot>(std::move(next));
-    for (std::size_t i = 0; i < workers_.size(); ++i) {
-        std::vector<std::pair<config::HostPort, ListenSocket>> mine;
-        for (auto& [address, sockets] : bound) mine.emplace_back(address, std::move(sockets[i]));
-        Worker& worker = *workers_[i];
-        worker.mailbox().post([&worker, snapshot = current_, tls = tls_, mine = std::move(mine)]() mutable {
-            worker.apply_reload(std::move(snapshot), std::move(tls), std::move(mine));
-        });
+    // Each worker takes its own socket of every new address; a worker touches only its element.
+    auto sockets = std::make_shared<std::vector<std::vector<std::pair<config::HostPort, ListenSocket>>>>(
+        workers_.size());
+    for (auto& [address, set] : bound) {
+        for (std::size_t i = 0; i < set.size(); ++i) (*sockets)[i].emplace_back(address, std::move(set[i]));
     }
     ++counters_.reloads;
     std::string changed;
     for (const std::string& key : plan.changed) changed += (changed.empty() ? "" : ",") + key;
-    log_.info("reloaded file=" + config_path_ + " changed=" + (changed.empty() ? "none" : changed) +
-              ": new sessions use it; " + std::to_string(group_.limits.sessions()) +
-              " live sessions keep theirs");
+    // Logged once every worker runs by the new configuration: whoever reads "reloaded" may count on it.
+    on_every_worker(
+        [snapshot = current_, tls = tls_, sockets](Worker& worker) {
+            worker.apply_reload(snapshot, tls, std::move((*sockets)[worker.index()]));
+        },
+        [this, lines = std::move(lines),
+         done = "reloaded file=" + config_path_ + " changed=" + (changed.empty() ? "none" : changed)] {
+            for (const std::string& line : lines) log_.info(line);
+            log_.info(done + ": new sessions use it; " + std::to_string(group_.limits.sessions()) +
+                      " live sessions keep theirs");
+        });
 }
 
 void Supervisor::drain() {
@@ -305,33 +348,51 @@ void Supervisor::drain() {
     }
     run_state_ = RunState::draining;
     drain_deadline_ = std::chrono::steady_clock::now() + timeout;
-    for (auto& w : workers_) {
-        Worker& worker = *w;
-        worker.mailbox().post([&worker] { worker.drain(); });
-    }
     // Listeners stay open: a live session's client may open a new connection for its next request.
-    log_.info("draining sessions=" + std::to_string(sessions) + ": new sessions refused; open ones " +
-              "may run on for up to " + std::to_string(timeout.count()) +
-              "ms (a second signal ends them now)");
+    // Logged, and the end of the drain judged, once every worker refuses opens.
+    on_every_worker([](Worker& worker) { worker.drain(); },
+                    [this, timeout] {
+                        if (run_state_ != RunState::draining) return;
+                        drain_started_ = true;
+                        log_.info("draining sessions=" + std::to_string(group_.limits.sessions()) +
+                                  ": new sessions refused; open ones may run on for up to " +
+                                  std::to_string(timeout.count()) + "ms (a second signal ends them now)");
+                    });
 }
 
 void Supervisor::shut_down() {
     if (run_state_ == RunState::stopping) return;
     run_state_ = RunState::stopping;
     log_.info("shutting down: " + std::to_string(group_.limits.sessions()) + " sessions");
-    for (auto& w : workers_) {
-        Worker& worker = *w;
-        worker.mailbox().post([&worker] { worker.shut_down(); });
-    }
+    // Every worker ends its sessions first; their last replies to other workers' connections are
+    // then queued before any loop starts its final grace. A worker that never answers (its loop
+    // gone) holds the others back for a second at most.
+    on_every_worker([](Worker& worker) { worker.end_all(); }, [this] { stop_workers(); });
+    const timeval deadline{1, 0};
+    evtimer_add(stop_deadline_.get(), &deadline);
     // The signal events stay: drain() and reload() do nothing now, whereas deleting them would put
     // the default handlers back, and a SIGHUP (logrotate, systemctl reload) would kill the process
     // before its last replies and lines are out. The loop ends when the last worker has stopped.
 }
 
+void Supervisor::stop_workers() {
+    if (stop_sent_) return;
+    stop_sent_ = true;
+    evtimer_del(stop_deadline_.get());
+    for (auto& w : workers_) {
+        Worker& worker = *w;
+        worker.mailbox().post([&worker] { worker.stop_after_grace(); });
+    }
+}
+
+void Supervisor::on_stop_deadline(evutil_socket_t, short, void* arg) {
+    static_cast<Supervisor*>(arg)->stop_workers();
+}
+
 void Supervisor::janitor() {
     log_.flush();  // lines stderr could not take at once
     counters_.log_lines_dropped = log_.dropped();
-    if (run_state_ != RunState::draining) return;
+    if (run_state_ != RunState::draining || !drain_started_) return;
     if (group_.limits.sessions() == 0) {
         log_.info("drained: every session has ended");
         shut_down();

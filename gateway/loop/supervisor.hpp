@@ -76,9 +76,15 @@ class Supervisor {
     // Loads tls.certificate and tls.key into a new context; null (logged, naming the file) if
     // the pair does not load.
     [[nodiscard]] TlsContextPtr load_tls(const config::TlsConfig& tls, std::string_view context);
+    // Runs `task` on every worker, each on its own thread, then `done` here once all have.
+    void on_every_worker(std::function<void(Worker&)> task, std::function<void()> done);
     void shut_down();
+    // The second step of shut_down, once every worker has ended its sessions (or after a
+    // deadline, should one never answer).
+    void stop_workers();
     void janitor();
-    void worker_stopped();
+    void worker_stopped(std::size_t index);
+    static void on_stop_deadline(evutil_socket_t, short, void* arg);
     static void on_janitor(evutil_socket_t, short, void* arg);
     static void on_stop_signal(evutil_socket_t, short, void* arg);
     static void on_reload_signal(evutil_socket_t, short, void* arg);
@@ -97,9 +103,13 @@ class Supervisor {
     WorkerGroup group_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::vector<std::thread> threads_;
-    std::size_t stopped_ = 0;  // workers whose loop has ended
+    std::size_t stopped_ = 0;     // workers whose loop has ended
+    bool worker_failed_ = false;  // a worker's loop ended before it was told to stop
+    bool stop_sent_ = false;      // stop_workers has run
+    bool drain_started_ = false;  // every worker refuses opens: the drain's end may be judged
 
     EventPtr janitor_;
+    EventPtr stop_deadline_;
     EventPtr sigint_;
     EventPtr sigterm_;
     EventPtr sighup_;

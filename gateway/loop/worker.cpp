@@ -61,7 +61,6 @@ Worker::Worker(WorkerGroup& group, unsigned index, ConfigSnapshotPtr snapshot, T
       tls_(std::move(tls)),
       reaper_(event_new(base_.get(), -1, 0, &Worker::on_reap, this)),
       janitor_(event_new(base_.get(), -1, EV_PERSIST, &Worker::on_janitor, this)) {
-    if (!dns_ && index_ == 0) log_.warn("no DNS resolver configured: backend host names cannot be resolved");
     event_add(janitor_.get(), &kJanitorPeriod);
 }
 
@@ -511,6 +510,11 @@ void Worker::sweep_sessions(Clock::time_point now) {
 }
 
 void Worker::shut_down() {
+    end_all();
+    stop_after_grace();
+}
+
+void Worker::end_all() {
     if (run_state_ == RunState::stopping) return;
     run_state_ = RunState::stopping;
     listeners_.clear();
@@ -519,6 +523,9 @@ void Worker::shut_down() {
     for (auto& [id, s] : sessions_) all.push_back(s.get());
     for (SessionBase* s : all) s->end(CloseReason::shutdown);
     event_del(janitor_.get());
+}
+
+void Worker::stop_after_grace() {
     // Let queued replies and lingering backend bytes go out, then stop.
     const timeval grace{0, 200'000};
     event_base_loopexit(base_.get(), &grace);

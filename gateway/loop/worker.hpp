@@ -2,7 +2,11 @@
 // backend links. A session belongs to exactly one worker for its whole life, and nothing a worker
 // owns is touched by another thread: workers reach each other only through their mailboxes, and
 // share only the process-wide limits (WorkerGroup). Several run side by side, one per thread
-// (gateway/process/supervisor.hpp starts them).
+// (gateway/loop/supervisor.hpp starts them).
+//
+// libevent runs without its thread locks (no evthread_use_pthreads): each event base is used by
+// the one thread that runs it, and nothing else calls into it. Keep it so: another thread that
+// wants something done on a worker posts a task to its mailbox.
 //
 // A session's requests may arrive on any connection, so on any worker. The session id names its
 // worker (proto/session_id.hpp); a request that reaches another worker is handed over: its route,
@@ -125,7 +129,13 @@ class Worker {
     // bytes read so far) over to a relay session, admitted by the same rules as an RTMPT open.
     void open_native(HttpConnection& connection, BufferEventPtr client, std::string_view first_bytes);
 
-    // Ends every session, closes the listeners and stops the loop once the last replies are out.
+    // The stop, in two steps so that every worker has ended its sessions (and so sent their last
+    // replies to the other workers' connections) before any loop starts its last grace period:
+    // end_all closes the listeners and ends every session; stop_after_grace lets queued replies
+    // and lingering bytes go out for a moment, then ends the loop.
+    void end_all();
+    void stop_after_grace();
+    // Both at once: for a worker alone (tests, a failed start).
     void shut_down();
     // For /metrics, /sessions and the stats line; `with_rows`: one row per session.
     [[nodiscard]] WorkerReport report(bool with_rows) const;

@@ -192,13 +192,14 @@ void NativeSession::check_timers(Clock::time_point now) {
 void NativeSession::end(CloseReason reason, std::string_view detail) {
     if (state_ != State::open) return;
     state_ = State::ended;
+    // Out of the limits before the end line: see Session::end.
+    worker_.retire(*this);
     ++worker_.counters().sessions_closed[static_cast<std::size_t>(reason)];
     worker_.log().info(end_line(reason, detail, {}));
     backend_.close(worker_.linger());
     // What was handed to the client still goes out, then the connection closes (bounded).
     bufferevent_setcb(client_.get(), nullptr, nullptr, nullptr, nullptr);
     worker_.linger().add(std::move(client_), kClientFlushOnEnd);
-    worker_.retire(*this);
 }
 
 SessionInfo NativeSession::info(Clock::time_point now) const {

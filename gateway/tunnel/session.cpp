@@ -228,8 +228,10 @@ void Session::apply(std::uint64_t seq, PendingRequest req) {
             }
             return;
         case RouteKind::close:
-            for (auto& w : req.waiters) w->fill(replies().tunnel(kCloseReplyBody));
+            // Ended first: once the client has its reply, its places under the session limits are
+            // free, on every worker (a next /open may come on another worker's connection at once).
             end(CloseReason::client_close);
+            for (auto& w : req.waiters) w->fill(replies().tunnel(kCloseReplyBody));
             return;
         default:
             answer_with_error(req.waiters, 404, "unknown request");
@@ -390,6 +392,10 @@ void Session::on_backend_gone(CloseReason reason, std::string detail) {
 void Session::end(CloseReason reason, std::string_view detail) {
     if (state_ != State::open) return;
     state_ = State::ended;
+    // Out of the session table and the limits before anything is logged or answered: whoever
+    // sees the end line or a reply may open a new session at once, on any worker. The object
+    // itself lives on until the worker's reaper runs.
+    worker_.retire(*this);
     ++worker_.counters().sessions_closed[static_cast<std::size_t>(reason)];
     evtimer_del(hold_timer_.get());
     if (base_timer_) evtimer_del(base_timer_.get());
@@ -407,7 +413,6 @@ void Session::end(CloseReason reason, std::string_view detail) {
     pending_.clear();
     pending_bytes_ = 0;
     backend_.close(worker_.linger());
-    worker_.retire(*this);
 }
 
 SessionInfo Session::info(Clock::time_point now) const {
