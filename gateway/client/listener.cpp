@@ -42,7 +42,9 @@ ListenSocket::~ListenSocket() {
 namespace {
 
 // One socket on `ai`'s address; on failure -1 with `error` set.
-int bind_one(const addrinfo* ai, const std::string& what, bool reuse_port, std::string& error) {
+// `listening`: false for a probe, which is only bound.
+int bind_one(const addrinfo* ai, const std::string& what, bool reuse_port, bool listening,
+             std::string& error) {
     const int fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
         error = "cannot create socket for " + what + ": " + std::strerror(errno);
@@ -58,7 +60,7 @@ int bind_one(const addrinfo* ai, const std::string& what, bool reuse_port, std::
     }
     // "[::]:80" means IPv6 only, so that "0.0.0.0:80" can be listed beside it.
     if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, SOMAXCONN) != 0) {
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || (listening && ::listen(fd, SOMAXCONN) != 0)) {
         error = "cannot listen on " + what + ": " + std::strerror(errno);
         ::close(fd);
         return -1;
@@ -88,22 +90,37 @@ std::variant<std::vector<ListenSocket>, std::string> open_listen_sockets(const c
     std::string error;
     sockaddr_storage bound{};
     socklen_t len = sizeof bound;
-    const int first = bind_one(found, what, count > 1, error);
-    if (first >= 0) {
-        getsockname(first, reinterpret_cast<sockaddr*>(&bound), &len);
-        sockets.emplace_back(first, format_address(reinterpret_cast<sockaddr*>(&bound)));
-    }
-    // The others bind where the first one did: port 0 must not give each worker a port of its own.
-    addrinfo same = *found;
-    same.ai_addr = reinterpret_cast<sockaddr*>(&bound);
-    same.ai_addrlen = len;
-    for (unsigned i = 1; first >= 0 && i < count; ++i) {
-        const int fd = bind_one(&same, what, true, error);
-        if (fd < 0) {
-            sockets.clear();
-            break;
+    if (count == 1) {
+        // A lone socket keeps the port to itself, as it always has.
+        if (const int fd = bind_one(found, what, false, true, error); fd >= 0) {
+            getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
+            sockets.emplace_back(fd, format_address(reinterpret_cast<sockaddr*>(&bound)));
         }
-        sockets.emplace_back(fd, sockets.front().bound());
+        freeaddrinfo(found);
+        if (sockets.empty()) return error;
+        return sockets;
+    }
+    // A group shares its port with any SO_REUSEPORT socket of this user, ours included: another
+    // listen address that overlaps this one (the same address in tls.listen, 0.0.0.0 beside
+    // 127.0.0.1) would silently take a share of its connections. A probe bound without the option
+    // first fails on such an overlap as one socket would, and picks the port when it is 0, so that
+    // every worker's socket binds the same one.
+    const int probe = bind_one(found, what, false, false, error);
+    if (probe >= 0) {
+        getsockname(probe, reinterpret_cast<sockaddr*>(&bound), &len);
+        ::close(probe);
+        addrinfo same = *found;
+        same.ai_addr = reinterpret_cast<sockaddr*>(&bound);
+        same.ai_addrlen = len;
+        const std::string shown = format_address(reinterpret_cast<sockaddr*>(&bound));
+        for (unsigned i = 0; i < count; ++i) {
+            const int fd = bind_one(&same, what, true, true, error);
+            if (fd < 0) {
+                sockets.clear();
+                break;
+            }
+            sockets.emplace_back(fd, shown);
+        }
     }
     freeaddrinfo(found);
     if (sockets.empty()) return error;

@@ -16,6 +16,7 @@ with /metrics (worker_requests_total, worker_requests_handed_over_total, request
 where it stops the gateway, with the stats line.
 """
 import json
+import os
 import random
 import re
 import resource
@@ -24,8 +25,10 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
+import unittest
 import urllib.request
 
 import support
@@ -1057,3 +1060,36 @@ class NativeTest(WorkersTestCase):
         stats["connections_accepted"] -= len(natives)
         self.assertStatsSum(stats)
         self.assertEqual(stats["unknown_session"], 2)
+
+
+class SharedPortTest(unittest.TestCase):
+    """SO_REUSEPORT lets sockets of one user share a port. The workers' sockets of one address must, but
+    nothing else may: overlapping addresses of one gateway, or a second gateway on the same port, are
+    refused at start as with a single worker, not silently given a share of the connections."""
+
+    def run_gateway(self, yaml_text, timeout=10):
+        with tempfile.TemporaryDirectory(prefix="rtmpt-gw-") as d:
+            path = os.path.join(d, "gateway.yaml")
+            with open(path, "w") as f:
+                f.write(yaml_text)
+            return subprocess.run([support.BINARY, "-c", path], capture_output=True, text=True,
+                                  timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def test_overlapping_listen_addresses_are_refused(self):
+        port = free_port()
+        for workers in ("1", str(WORKERS)):
+            with self.subTest(workers=workers):
+                r = self.run_gateway(gateway_yaml(9, listen=(f"0.0.0.0:{port}", f"127.0.0.1:{port}"),
+                                                  process__workers=workers))
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(f"cannot listen on 127.0.0.1:{port}: Address already in use", r.stderr)
+
+    def test_a_second_gateway_on_the_same_port_is_refused(self):
+        port = free_port()
+        first = support.GatewayProcess(support.BINARY, gateway_yaml(9, listen=(f"127.0.0.1:{port}",),
+                                                                    process__workers=str(WORKERS)))
+        self.addCleanup(first.stop)
+        first.wait_for_log(r"listening on 127\.0\.0\.1:\d+")
+        r = self.run_gateway(gateway_yaml(9, listen=(f"127.0.0.1:{port}",), process__workers=str(WORKERS)))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"cannot listen on 127.0.0.1:{port}: Address already in use", r.stderr)
