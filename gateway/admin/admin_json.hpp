@@ -9,8 +9,9 @@
 
 namespace rtmpt::gateway {
 
-// Session ids are the only credential a tunnel has: this many characters of the random part are
-// shown, no more; a node tag ("n1.") is shown whole in front of them.
+// Session ids are the only credential a tunnel has: this many characters after the node tag are
+// shown, no more (a worker's digit, when there is one, among them); a node tag ("n1.") is shown
+// whole in front of them.
 inline constexpr std::size_t kShownIdLength = 8;
 
 // "n1.Hk3vQ9x_2mPpL-7aZcRtWw" -> "n1.Hk3vQ9x_"; "Hk3vQ9x_2mPpL-7aZcRtWw" -> "Hk3vQ9x_".

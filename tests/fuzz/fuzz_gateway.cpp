@@ -1,11 +1,15 @@
 // libFuzzer driver: the real gateway (gateway/*/*.cpp: Worker, HttpConnection, Session, BackendLink,
-// LingerSet on one libevent loop) between scripted clients and a scripted backend, all in this
-// process. Each input gets a fresh Worker, built from a config made here (no listeners, no
-// signals: start() and run() are never called); client connections are socketpairs handed to
-// Worker::accept, the backend is a loopback listening socket of this driver, and the loop is
-// turned one iteration at a time, with this driver's own socket I/O between iterations, until no
-// byte moves and no callback is active. At the end the Worker is destroyed, so LeakSanitizer
-// sees every session, connection and lingering backend freed.
+// LingerSet, Mailbox, SharedLimits) between scripted clients and a scripted backend, all in this
+// process. Each input gets a fresh WorkerGroup of two Workers, built from a config made here (no
+// listeners, no signals, no Supervisor: run() is never called); client connections are
+// socketpairs handed to Worker::accept of the worker the script names, the backend is a loopback
+// listening socket of this driver, and both loops are turned one iteration at a time, in this one
+// thread, with this driver's own socket I/O between iterations, until no byte moves, no callback
+// is active and no socket or mailbox of either worker is ready. A session's send, idle or close
+// that arrives on the other worker's connection is handed over through the owner's mailbox and
+// its reply comes back through the connection worker's one: their eventfds fire on the loops like
+// any socket. At the end both Workers are destroyed, so LeakSanitizer sees every session,
+// connection, lingering backend and mailbox task freed.
 //
 // Input: one config byte, then actions separated by "\n|", each a letter and its bytes:
 //   c<bytes>  the current client connection sends <bytes>; "$S" becomes the id of the latest
@@ -13,7 +17,8 @@
 //             (0x03, 0x06, 0x08, 0x09) is a native RTMP client: the gateway relays its bytes
 //             through a session of their own, which becomes the latest once the driver knows it
 //   C<k><bytes>  the same, k+1 times over (each time with the next "$N")
-//   n<k>      a new client connection (k picks the peer address), now the current one
+//   n<k><w>   a new client connection (k picks the peer address), accepted on worker w % 2
+//             (without <w> the workers take turns, connection by connection); now the current one
 //   u<k>      the k-th connection becomes the current one
 //   h x p     the current connection half-closes / closes / stops (or resumes) reading replies
 //   o s<body> S<k> i k K
@@ -24,12 +29,17 @@
 //   e f r q   that backend toggles its echo / half-closes / resets / stops (or resumes) reading
 //   t<mask><s>  time passes: pending timeouts fire (1 header timers, 2 client reads, 4 client
 //             writes, 8 backend reads, 16 backend writes, 32 other timers such as idle holds),
-//             64 the janitor sweeps sessions as if <s> seconds (default 60) had passed, 128 the
-//             worker stops as on SIGTERM; without <mask>, all but the stop
+//             64 the janitor sweeps both workers' sessions as if <s> seconds (default 60) had
+//             passed, 128 both workers stop as on SIGTERM; without <mask>, all but the stop
+//   T<k>      worker k % 2 stops alone (Worker::shut_down), as when the supervisor's stop has
+//             reached one worker and not yet the other: its connections stay, and their requests
+//             for the other worker's sessions are still handed over
 //   w<k>      the k-th session made becomes the latest
 // Config byte: 1 idle_hold of 60 s (held idles end only by events or t), 2 session.max_bytes
 // 3000, 4 http.ident2 set, 8 backends start without echo, 16 max_sessions_per_client 2,
-// 32 session.max_lifetime 40 s.
+// 32 session.max_lifetime 40 s, 64 the input ends with the sessions live: both workers are
+// destroyed without stopping (worker 0 first, or with 128 worker 1 first); without 64 both
+// workers stop at the end, and once the loops are quiet again every request must have its reply.
 //
 // No timeout fires by itself: libevent's are 60 s and the janitor never runs on its own. Time
 // only passes through `t`, which activates libevent's own timeout events (found with
@@ -37,8 +47,9 @@
 // timeouts differ (handshake 10 s, sequence gap 20 s, idle 30 s, lifetime 40 s) so that each can
 // be reached. The wait for a seq 0 after a first request numbered 1 is a 60 s libevent timer
 // (`t` 32). Session ids come from this driver's fill_random (gateway/tunnel/entropy.cpp is not linked):
-// the n-th id of an input is 16 bytes of n, so runs repeat and the fuzzer can also write ids
-// directly.
+// the n-th id of an input is 16 bytes of n after the digit of the worker that opened it ("A" for
+// worker 0, "B" for worker 1, as proto::format_session_id writes it for a group of two), so runs
+// repeat and the fuzzer can also write ids directly.
 //
 // Properties checked:
 //  - every reply is "HTTP/1.1 <code> <reason>" with a code from 200 400 404 405 408 413 429 431
@@ -79,7 +90,20 @@
 //    by its backend's end of stream, with nothing else ending it (client close, byte cap, timeout,
 //    janitor, stop), has delivered everything the backend sent before the client's connection
 //    closed (its lingering close);
-//  - the loop settles: no callback keeps being activated while no byte moves (a worker spinning
+//  - hand-over between the two workers: every request on a connection still gets exactly one
+//    reply, in order, whichever worker owns its session (the checks above hold for handed-over
+//    requests alike: reply i answers request i, no reply past the requests but a refusal); an
+//    /open's id names, in its worker digit, the worker whose connection carried the open, and
+//    its 22 random characters follow; each worker hands over exactly the send, idle and close
+//    requests on its connections whose id names the other worker: no fewer than those answered,
+//    no more than those sent (Counters::requests_handed_over); a tunnel request is never answered
+//    503 "shutting down" (what a handed-over request's slot sends when dropped unfilled); once
+//    both workers have stopped (without config 64) and the loops are quiet, every request the
+//    mirror read on a connection still open has been answered;
+//  - the process-wide limits: whenever the loops are quiet the group's SharedLimits count exactly
+//    the sessions and connections the two workers hold, never more than session.max_sessions and
+//    http.max_connections, and both counts are back to zero once the workers are destroyed;
+//  - the loops settle: no callback keeps being activated while no byte moves (a worker spinning
 //    at 100% CPU), and bytes stop moving within a bound;
 //  - AddressSanitizer, UndefinedBehaviorSanitizer and LeakSanitizer over all of it.
 #include <arpa/inet.h>
@@ -111,10 +135,12 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
 #include "gateway/logging/logger.hpp"
+#include "gateway/loop/config_snapshot.hpp"
 #include "gateway/loop/worker.hpp"
 #include "gateway/tunnel/entropy.hpp"
 #include "gateway/tunnel/session_base.hpp"
@@ -175,6 +201,11 @@ constexpr int kConfigIdent2 = 4;
 constexpr int kConfigNoEcho = 8;
 constexpr int kConfigPerClient = 16;
 constexpr int kConfigLifetime = 32;
+constexpr int kConfigKeepLive = 64;
+constexpr int kConfigWorker1First = 128;
+// The workers of each input's group.
+constexpr unsigned kWorkers = 2;
+constexpr std::size_t kNoWorker = kWorkers;
 // Bytes one C action may send: enough for bodies past http.max_body_bytes.
 constexpr std::size_t kMaxRepeatedBytes = 64 * 1024;
 
@@ -182,14 +213,16 @@ constexpr std::size_t kMaxRepeatedBytes = 64 * 1024;
 int g_listen_fd = -1;
 std::uint16_t g_backend_port = 0;
 
-const rtmpt::config::Config& config_for(std::uint8_t flags) {
+// The configuration of an input, made once per combination of the flags that change it, with what
+// the workers build from it (their replies).
+const rtmpt::gateway::ConfigSnapshotPtr& snapshot_for(std::uint8_t flags) {
     using std::chrono::milliseconds;
-    static std::map<int, rtmpt::config::Config> configs;
+    static std::map<int, rtmpt::gateway::ConfigSnapshotPtr> snapshots;
     const int key =
         flags & (kConfigIdleHold | kConfigByteCap | kConfigIdent2 | kConfigPerClient | kConfigLifetime);
-    auto [it, inserted] = configs.try_emplace(key);
+    auto [it, inserted] = snapshots.try_emplace(key);
     if (!inserted) return it->second;
-    rtmpt::config::Config& c = it->second;
+    rtmpt::config::Config c;
     const milliseconds never{60'000};
     c.backend.address = {"127.0.0.1", g_backend_port};
     c.backend.connect_timeout = never;
@@ -214,7 +247,8 @@ const rtmpt::config::Config& config_for(std::uint8_t flags) {
     c.http.max_header_bytes = 1024;
     c.http.max_body_bytes = 8192;
     c.http.ident2 = (key & kConfigIdent2) ? std::string(kIdent2) : std::string();
-    return c;
+    it->second = std::make_shared<const rtmpt::gateway::ConfigSnapshot>(std::move(c));
+    return it->second;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -462,6 +496,9 @@ struct Client {
     int fd = -1;          // our end of the socketpair; -1 once closed
     int gateway_fd = -1;  // the end the gateway owns
     std::string peer;
+    unsigned worker = 0;  // the worker that accepted it
+    // Replies read for requests whose id names the other worker: each was handed over.
+    std::size_t answered_elsewhere = 0;
     std::unique_ptr<RequestMirror> mirror;
     std::string out;  // sent by the script, not yet taken by the socket
     std::string in;   // received, not yet a whole reply
@@ -520,16 +557,32 @@ class Harness {
   public:
     explicit Harness(std::uint8_t flags)
         : flags_(flags),
-          cfg_(config_for(flags)),
+          snapshot_(snapshot_for(flags)),
+          cfg_(snapshot_->config),
           log_(g_trace ? rtmpt::config::LogLevel::debug : rtmpt::config::LogLevel::error) {
         g_harness = this;
-        worker_ = std::make_unique<rtmpt::gateway::Worker>(cfg_, log_);
+        // As the supervisor makes them: every worker is in the group before any loop turns.
+        for (unsigned i = 0; i < kWorkers; ++i) {
+            workers_.push_back(std::make_unique<rtmpt::gateway::Worker>(group_, i, snapshot_, nullptr, log_));
+            group_.workers.push_back(workers_.back().get());
+        }
     }
 
     ~Harness() {
         for (Client& c : clients_) close_fd(c.fd);
         for (Backend& b : backends_) close_fd(b.fd);
-        worker_.reset();
+        // With config 64 both workers still hold sessions, and requests handed over to them: a slot
+        // dropped unfilled answers into the other worker's mailbox while that one lives (the task is
+        // never run, and goes with it), and nowhere once it is gone. Config 128 destroys worker 1
+        // first.
+        const std::size_t first = (flags_ & kConfigWorker1First) ? 1 : 0;
+        workers_[first].reset();
+        workers_[1 - first].reset();
+        // What the workers held, they gave back.
+        REQUIRE(group_.limits.connections() == 0 && group_.limits.sessions() == 0,
+                "the workers are gone and the shared limits still count " +
+                    std::to_string(group_.limits.connections()) + " connections and " +
+                    std::to_string(group_.limits.sessions()) + " sessions");
         g_harness = nullptr;
         // Backend connections made too late to be accepted: the next input must not see them.
         while (true) {
@@ -556,19 +609,28 @@ class Harness {
         // Everyone reads again and the loop runs dry: what is owed has arrived.
         for (Client& c : clients_) c.reading = true;
         for (Backend& b : backends_) b.reading = true;
-        settle();
-        for (int waited = 0;
-             waited < kMaxInFlightWaitMs && (backend_bytes_in_flight() || gateway_ready() || relay_owes());
-             ++waited) {
-            usleep(1000);
-            settle();
-        }
+        settle_fully();
         for (std::size_t i = 0; i < sessions_.size(); ++i) check_session(i);
         check_native_clients();
+        check_handed_over();
+        if (flags_ & kConfigKeepLive) return;
+        // Both workers stop, as the supervisor stops them: every session ends and answers what
+        // waits, handed-over requests included; then every request read has its reply.
+        trace("the workers stop at the end of the input");
+        ended_by_time_ = true;
+        for (std::size_t w = 0; w < kWorkers; ++w) {
+            const Turning turning(*this, w);
+            workers_[w]->shut_down();
+        }
+        settle_fully();
+        check_all_answered();
+        check_handed_over();
     }
 
-    // The n-th session id of this input: 16 bytes of n (n >= 256 also marks the last byte).
+    // The n-th session id of this input: 16 bytes of n (n >= 256 also marks the last byte), after
+    // the digit of the worker that makes it: the one whose loop is turning.
     bool entropy(std::span<std::uint8_t> out) {
+        REQUIRE(turning_ < kWorkers, "fill_random called outside a worker's loop turn");
         // Worker::open_session and Worker::open_native make an id, then the session, which
         // connects at once: by the next id, the previous session's connection is in the accept
         // queue (loopback completes the handshake inside connect()), so accept order is id order.
@@ -584,7 +646,7 @@ class Harness {
         e.back() = static_cast<std::uint8_t>(e.back() ^ (n >> 8));
         REQUIRE(out.size() == e.size(), "fill_random asked for " + std::to_string(out.size()) + " bytes");
         std::copy(e.begin(), e.end(), out.begin());
-        const std::string id = rtmpt::proto::format_session_id(e);
+        const std::string id = rtmpt::proto::format_session_id(e, {}, static_cast<unsigned>(turning_));
         REQUIRE(!by_id_.contains(id), "session id made twice: " + id);
         by_id_.emplace(id, n);
         sessions_.push_back(TrackedSession{id, std::nullopt, {}, 0, false, false, std::nullopt});
@@ -602,12 +664,39 @@ class Harness {
         fd = -1;
     }
 
+    // Names the worker whose code runs now (its loop turning, or a call into it), so that an id
+    // made meanwhile carries its digit.
+    class Turning {
+      public:
+        Turning(Harness& h, std::size_t worker) : h_(h), before_(std::exchange(h.turning_, worker)) {}
+        ~Turning() { h_.turning_ = before_; }
+        Turning(const Turning&) = delete;
+        Turning& operator=(const Turning&) = delete;
+
+      private:
+        Harness& h_;
+        std::size_t before_;
+    };
+
+    // The session `id` names, in the table of the worker its digit names.
+    [[nodiscard]] const rtmpt::gateway::SessionBase* find_live(const std::string& id) const {
+        const std::optional<unsigned> w = rtmpt::proto::worker_of(id);
+        if (!w || *w >= kWorkers) return nullptr;
+        const auto& table = workers_[*w]->sessions();
+        const auto it = table.find(id);
+        return it == table.end() ? nullptr : it->second.get();
+    }
+
     // ----- native relays ----------------------------------------------------------------------
 
     std::uint64_t native_sessions_opened() {
-        const auto& opened = worker_->counters().transport_sessions;
-        return opened[static_cast<std::size_t>(Transport::rtmp)] +
-               opened[static_cast<std::size_t>(Transport::rtmps)];
+        std::uint64_t n = 0;
+        for (const auto& w : workers_) {
+            const auto& opened = w->counters().transport_sessions;
+            n += opened[static_cast<std::size_t>(Transport::rtmp)] +
+                 opened[static_cast<std::size_t>(Transport::rtmps)];
+        }
+        return n;
     }
 
     // Clients that began with RTMP's C0, have no native session yet, and whose first bytes the
@@ -646,9 +735,8 @@ class Harness {
         REQUIRE(added <= 1, what + std::to_string(added) + " native sessions counted for one id");
         s.native = added == 1;
         std::optional<std::size_t> client;
-        const auto& table = worker_->sessions();
-        if (const auto it = table.find(s.id); it != table.end()) {
-            const rtmpt::gateway::SessionBase& live = *it->second;
+        if (const rtmpt::gateway::SessionBase* found = find_live(s.id)) {
+            const rtmpt::gateway::SessionBase& live = *found;
             const bool native = live.transport() == Transport::rtmp || live.transport() == Transport::rtmps;
             REQUIRE(native == s.native, what + "transport " + std::string(transport_name(live.transport())) +
                                             ", the worker's counters say otherwise");
@@ -657,6 +745,9 @@ class Harness {
                 if (clients_[i].peer == live.client()) client = i;
             }
             REQUIRE(client, what + "a native relay for " + live.client() + ", not a client of this input");
+            // The relay lives where its connection was accepted: the connection is its socket.
+            REQUIRE(rtmpt::proto::worker_of(s.id) == clients_[*client].worker,
+                    what + "a native relay on another worker than its client " + std::to_string(*client));
         } else if (s.native && native_candidates_.size() == 1) {
             client = native_candidates_.front();
         }
@@ -678,7 +769,7 @@ class Harness {
         trace("session " + std::to_string(n) + " is the native relay of client " + std::to_string(*client));
     }
 
-    [[nodiscard]] bool live(const TrackedSession& s) const { return worker_->sessions().contains(s.id); }
+    [[nodiscard]] bool live(const TrackedSession& s) const { return find_live(s.id) != nullptr; }
 
     // A live relay whose bytes may all move, with some still to move: worth waiting for at the
     // end (a segment dropped on loopback waits for TCP's retransmit timer).
@@ -713,7 +804,8 @@ class Harness {
                 }
                 return;
             case 'n':
-                new_client(k);
+                new_client(k, arg.size() > 1 ? static_cast<unsigned char>(arg[1]) % kWorkers
+                                             : static_cast<unsigned>(clients_.size() % kWorkers));
                 return;
             case 'u':
                 if (!clients_.empty()) current_ = k % clients_.size();
@@ -778,6 +870,14 @@ class Harness {
             case 'w':
                 if (!sessions_.empty()) latest_ = k % sessions_.size();
                 return;
+            case 'T': {
+                const std::size_t w = k % kWorkers;
+                trace("worker " + std::to_string(w) + " stops alone");
+                ended_by_time_ = true;
+                const Turning turning(*this, w);
+                workers_[w]->shut_down();
+                return;
+            }
             default:
                 return;
         }
@@ -838,7 +938,7 @@ class Harness {
     }
 
     void send_client(std::string_view bytes) {
-        if (client() == nullptr) new_client(0);
+        if (client() == nullptr) new_client(0, static_cast<unsigned>(clients_.size() % kWorkers));
         Client* c = client();
         if (c == nullptr || c->want_shut) return;
         // The gateway tells native RTMP from HTTP by the first byte of the connection.
@@ -847,7 +947,7 @@ class Harness {
         c->mirror->feed(bytes);
     }
 
-    void new_client(unsigned k) {
+    void new_client(unsigned k, unsigned worker) {
         int sv[2];
         REQUIRE(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0,
                 std::string("socketpair: ") + std::strerror(errno));
@@ -861,13 +961,18 @@ class Harness {
         c.gateway_fd = sv[1];
         c.peer = std::string(kHosts[k % 3]) + ":" + std::to_string(40000 + clients_.size());
         c.mirror = std::make_unique<RequestMirror>(cfg_);
+        c.worker = worker;
         struct stat st {};
         if (fstat(sv[1], &st) == 0) c.gateway_ino = st.st_ino;
-        const std::uint64_t refused = worker_->counters().connections_refused;
-        worker_->accept(sv[1], c.peer);
-        c.refused_at_accept = worker_->counters().connections_refused != refused;
-        trace("client " + std::to_string(clients_.size()) + " " + c.peer +
-              (c.refused_at_accept ? " refused at accept" : ""));
+        rtmpt::gateway::Worker& w = *workers_[worker];
+        const std::uint64_t refused = w.counters().connections_refused;
+        {
+            const Turning turning(*this, worker);
+            w.accept(sv[1], c.peer);
+        }
+        c.refused_at_accept = w.counters().connections_refused != refused;
+        trace("client " + std::to_string(clients_.size()) + " " + c.peer + " on worker " +
+              std::to_string(worker) + (c.refused_at_accept ? " refused at accept" : ""));
         clients_.push_back(std::move(c));
         current_ = clients_.size() - 1;
     }
@@ -919,11 +1024,18 @@ class Harness {
         if (mask & (kSessionSweep | kStop)) ended_by_time_ = true;
         if (mask & kSessionSweep) {
             trace("sessions swept " + std::to_string(seconds) + " s later");
-            worker_->sweep_sessions(rtmpt::gateway::Clock::now() + std::chrono::seconds(seconds));
+            const auto later = rtmpt::gateway::Clock::now() + std::chrono::seconds(seconds);
+            for (std::size_t w = 0; w < kWorkers; ++w) {
+                const Turning turning(*this, w);
+                workers_[w]->sweep_sessions(later);
+            }
         }
         if (mask & kStop) {
-            trace("worker stops");
-            worker_->shut_down();
+            trace("workers stop");
+            for (std::size_t w = 0; w < kWorkers; ++w) {
+                const Turning turning(*this, w);
+                workers_[w]->shut_down();
+            }
         }
     }
 
@@ -931,7 +1043,7 @@ class Harness {
     // exactly as on a real timeout.
     void fire_timeouts(unsigned mask) {
         std::vector<Pending> pending;
-        event_base_foreach_event(worker_->base(), &Harness::collect_event, &pending);
+        for (const auto& w : workers_) event_base_foreach_event(w->base(), &Harness::collect_event, &pending);
         // A client connection's header timer carries the connection as its argument, as does the
         // connection's own read event (the bufferevent only writes): that tells header timers
         // from idle holds.
@@ -999,20 +1111,39 @@ class Harness {
     // going while callbacks keep being activated) until no byte moves, nothing is active, and no
     // socket of the gateway's is ready for what it waits on (libevent reads at most 4096 bytes a
     // socket a turn: the rest waits in the kernel, where this driver's own I/O does not see it).
+    // Both loops take a turn each, worker 0's first, then this driver's I/O: a task one worker
+    // posts to the other's mailbox runs at that one's next turn, as when each has its thread.
     void settle() {
         int quiet = 0;
         int busy = 0;  // turns in a row with callbacks active and no byte moved
         for (int turn = 0; quiet < kQuietTurns; ++turn) {
             REQUIRE(turn < kMaxTurns,
-                    "the loop still moves bytes after " + std::to_string(kMaxTurns) + " turns");
-            event_base_loopexit(worker_->base(), nullptr);
-            event_base_loop(worker_->base(), EVLOOP_NONBLOCK);
+                    "the loops still move bytes after " + std::to_string(kMaxTurns) + " turns");
+            for (std::size_t w = 0; w < kWorkers; ++w) {
+                const Turning turning(*this, w);
+                event_base_loopexit(workers_[w]->base(), nullptr);
+                event_base_loop(workers_[w]->base(), EVLOOP_NONBLOCK);
+            }
             const bool moved = io();
-            const bool active = event_base_get_num_events(worker_->base(), EVENT_BASE_COUNT_ACTIVE) > 0;
+            bool active = false;
+            for (const auto& w : workers_)
+                active |= event_base_get_num_events(w->base(), EVENT_BASE_COUNT_ACTIVE) > 0;
             busy = (active && !moved) ? busy + 1 : 0;
             REQUIRE(busy < kMaxBusyTurns, "busy loop: callbacks keep being activated for " +
                                               std::to_string(kMaxBusyTurns) + " turns and no byte moves");
             quiet = (moved || active || gateway_ready()) ? 0 : quiet + 1;
+        }
+        check_limits();
+    }
+
+    // Settles, then waits for bytes still in the kernel: what is owed has arrived.
+    void settle_fully() {
+        settle();
+        for (int waited = 0;
+             waited < kMaxInFlightWaitMs && (backend_bytes_in_flight() || gateway_ready() || relay_owes());
+             ++waited) {
+            usleep(1000);
+            settle();
         }
     }
 
@@ -1029,7 +1160,7 @@ class Harness {
     // Would the next turn find work on the gateway's own sockets?
     bool gateway_ready() const {
         std::vector<pollfd> fds;
-        event_base_foreach_event(worker_->base(), &Harness::collect_io, &fds);
+        for (const auto& w : workers_) event_base_foreach_event(w->base(), &Harness::collect_io, &fds);
         return !fds.empty() && poll(fds.data(), fds.size(), 0) > 0;
     }
 
@@ -1074,7 +1205,7 @@ class Harness {
         if (std::all_of(backends_.begin(), backends_.end(), [](const Backend& b) { return b.searched; }))
             return;
         std::vector<pollfd> fds;
-        event_base_foreach_event(worker_->base(), &Harness::collect_io, &fds);
+        for (const auto& w : workers_) event_base_foreach_event(w->base(), &Harness::collect_io, &fds);
         for (Backend& b : backends_) {
             if (b.searched) continue;
             b.searched = true;
@@ -1271,6 +1402,7 @@ class Harness {
         }
 
         const ClientRequest& req = requests[i];
+        if (names_other_worker(c, req)) ++c.answered_elsewhere;
         if (!req.keep_alive) {
             REQUIRE(r.close, what() + "the request asked to close, the reply keeps the connection");
         } else if (r.close) {
@@ -1296,7 +1428,7 @@ class Harness {
                 }
                 return;
             case RouteKind::open:
-                check_open_reply(r, what);
+                check_open_reply(c, r, what);
                 return;
             case RouteKind::send:
             case RouteKind::idle:
@@ -1308,7 +1440,7 @@ class Harness {
     }
 
     template <typename What>
-    void check_open_reply(const Reply& r, const What& what) {
+    void check_open_reply(const Client& c, const Reply& r, const What& what) {
         if (r.status == 503) {
             // session.max_sessions, or an open after the worker began to stop.
             REQUIRE(r.body == "no session available\n" || r.body == "shutting down\n",
@@ -1322,9 +1454,14 @@ class Harness {
             return;
         }
         REQUIRE(r.status == 200 && r.content_type == cfg_.http.mime_type, what() + "not an open reply");
-        REQUIRE(r.body.size() == rtmpt::proto::kSessionIdLength + 1 && r.body.back() == '\n',
-                what() + "open reply body is not an id and one newline");
-        const std::string id = r.body.substr(0, rtmpt::proto::kSessionIdLength);
+        // With several workers: the worker's digit, the random part, one newline.
+        REQUIRE(r.body.size() == 1 + rtmpt::proto::kSessionIdLength + 1 && r.body.back() == '\n',
+                what() + "open reply body is not a worker digit, an id and one newline");
+        const std::string id = r.body.substr(0, r.body.size() - 1);
+        REQUIRE(rtmpt::proto::is_well_formed_session_id(id), what() + "an id no route would carry");
+        REQUIRE(rtmpt::proto::worker_of(id) == c.worker,
+                what() + "an id naming another worker than the one that accepted the connection (" +
+                    std::to_string(c.worker) + ")");
         const auto it = by_id_.find(id);
         REQUIRE(it != by_id_.end(), what() + "an id the gateway did not make");
         TrackedSession& s = sessions_[it->second];
@@ -1345,7 +1482,8 @@ class Harness {
         }
         if (r.status == 503) {
             // Bodies parked behind a gap past session.queue_max_bytes: this one is refused, the
-            // session goes on.
+            // session goes on. Never "shutting down": that is what a handed-over request's slot
+            // sends back when the owner drops it unfilled, and the owner's loop runs throughout.
             REQUIRE(req.seq.has_value() && r.content_type == "text/plain" && r.body == "session queue full\n",
                     what() + "unexpected 503");
             return;
@@ -1379,6 +1517,70 @@ class Harness {
         REQUIRE(inserted || at->second == r.body, what() + "seq " + std::to_string(*req.seq) +
                                                       " answered before with other bytes: \"" +
                                                       shown(at->second, 60) + "\"");
+    }
+
+    // A tunnel request whose id names the other worker of the group: its connection's worker
+    // hands it over (an id naming no worker of the group is answered where it arrives).
+    static bool names_other_worker(const Client& c, const ClientRequest& r) {
+        if (r.method != HTTP_POST ||
+            (r.kind != RouteKind::send && r.kind != RouteKind::idle && r.kind != RouteKind::close))
+            return false;
+        const std::optional<unsigned> owner = rtmpt::proto::worker_of(r.sid);
+        return owner && *owner < kWorkers && *owner != c.worker;
+    }
+
+    // Each worker's count of requests handed over, against what its connections carried.
+    void check_handed_over() const {
+        for (std::size_t w = 0; w < kWorkers; ++w) {
+            std::size_t answered = 0;
+            std::size_t sent = 0;
+            for (const Client& c : clients_) {
+                if (c.worker != w) continue;
+                answered += c.answered_elsewhere;
+                for (const ClientRequest& r : c.mirror->requests()) sent += names_other_worker(c, r) ? 1 : 0;
+            }
+            const std::uint64_t handed = workers_[w]->counters().requests_handed_over;
+            trace("worker " + std::to_string(w) + " handed over " + std::to_string(handed) + " requests (" +
+                  std::to_string(answered) + " answered, " + std::to_string(sent) + " sent)");
+            REQUIRE(answered <= handed && handed <= sent,
+                    "worker " + std::to_string(w) + " handed over " + std::to_string(handed) +
+                        " requests; its connections carried " + std::to_string(sent) +
+                        " for the other worker's sessions, " + std::to_string(answered) +
+                        " of them answered");
+        }
+    }
+
+    // The process-wide limits count exactly what the workers hold, within the configured maxima.
+    void check_limits() const {
+        std::size_t sessions = 0;
+        std::size_t connections = 0;
+        for (const auto& w : workers_) {
+            sessions += w->sessions().size();
+            connections += w->connection_count();
+        }
+        const rtmpt::gateway::SharedLimits& limits = group_.limits;
+        REQUIRE(limits.sessions() == sessions && limits.connections() == connections,
+                "the shared limits count " + std::to_string(limits.sessions()) + " sessions and " +
+                    std::to_string(limits.connections()) + " connections, the workers hold " +
+                    std::to_string(sessions) + " and " + std::to_string(connections));
+        REQUIRE(sessions <= cfg_.session.max_sessions && connections <= cfg_.http.max_connections,
+                std::to_string(sessions) + " sessions and " + std::to_string(connections) +
+                    " connections live: past session.max_sessions or http.max_connections");
+    }
+
+    // Once both workers have stopped and the loops are quiet: every request the mirror read on a
+    // connection still open has been answered, once and in order (check_reply saw to the order).
+    void check_all_answered() const {
+        for (std::size_t i = 0; i < clients_.size(); ++i) {
+            const Client& c = clients_[i];
+            if (c.fd < 0 || c.refused_at_accept || c.rtmp_first() || c.timed_out || c.header_timed_out)
+                continue;
+            const std::size_t owed = c.mirror->requests().size() + (c.mirror->refusal() ? 1 : 0);
+            REQUIRE(c.replies == owed,
+                    "client " + std::to_string(i) + " (worker " + std::to_string(c.worker) +
+                        "): " + std::to_string(c.replies) + " replies to " + std::to_string(owed) +
+                        " requests once both workers have stopped and the loops are quiet");
+        }
     }
 
     void client_ended(std::size_t index) {
@@ -1569,9 +1771,13 @@ class Harness {
     }
 
     const std::uint8_t flags_;
+    const rtmpt::gateway::ConfigSnapshotPtr snapshot_;
     const rtmpt::config::Config& cfg_;
     rtmpt::gateway::Logger log_;
-    std::unique_ptr<rtmpt::gateway::Worker> worker_;
+    // The group outlives its workers, which take from its limits to their end.
+    rtmpt::gateway::WorkerGroup group_;
+    std::vector<std::unique_ptr<rtmpt::gateway::Worker>> workers_;
+    std::size_t turning_ = kNoWorker;  // the worker whose code runs now, kNoWorker between turns
     std::vector<Client> clients_;
     std::size_t current_ = 0;
     std::vector<Backend> backends_;

@@ -340,9 +340,10 @@ std::string error_reply(HttpStatus status, std::string_view why, bool close = fa
 // Routes.
 
 // The path rules of proto/route.hpp, read independently: the query is cut off; "/fcs/ident2" and
-// "/open/1" exactly; else "/<send|idle|close>/<id>/<seq>", or "/close/<id>"; ids are 1..39 of
-// [A-Za-z0-9_-] and at most one '.', which must follow a 1..16-character node tag and precede
-// at least one character; seq 1..19 decimal digits.
+// "/open/1" exactly; else "/<send|idle|close>/<id>/<seq>", or "/close/<id>"; ids are 1..40 of
+// [A-Za-z0-9_-] (a 16-character tag, its dot, a worker's digit and 22 random characters at most)
+// and at most one '.', which must follow a 1..16-character node tag and precede at least one
+// character; seq 1..19 decimal digits.
 struct RefRoute {
     RouteKind kind = RouteKind::unknown;
     std::string sid;
@@ -370,7 +371,7 @@ RefRoute reference_route(std::string_view target) {
     if (parts[0] == "close") kind = RouteKind::close;
     if (kind == RouteKind::unknown) return {};
     const std::string_view sid = parts[1];
-    if (sid.empty() || sid.size() > 39) return {};
+    if (sid.empty() || sid.size() > 40) return {};
     std::size_t dots = 0;
     for (std::size_t i = 0; i < sid.size(); ++i) {
         const char c = sid[i];
@@ -796,6 +797,14 @@ class ModelWorker {
             REQUIRE(r.kind != RouteKind::unknown && r.session_id == id && r.seq == 0u,
                     "a formatted id does not route: " + path);
         }
+        // The same entropy as a worker of several would write it (process.workers): its digit in
+        // front, the same 22 characters after it; the id still routes and names that worker.
+        const unsigned worker = static_cast<unsigned>(opens_ % rtmpt::proto::kMaxWorkers);
+        const std::string with_worker = rtmpt::proto::format_session_id(entropy, {}, worker);
+        REQUIRE(with_worker.size() == id.size() + 1 && with_worker.compare(1, std::string::npos, id) == 0 &&
+                    rtmpt::proto::worker_of(with_worker) == worker && !rtmpt::proto::worker_of(id) &&
+                    rtmpt::proto::parse_route("/idle/" + with_worker + "/0").session_id == with_worker,
+                "worker " + std::to_string(worker) + "'s form of " + id + " is " + with_worker);
         std::string reply = tunnel_reply(id + "\n");
         // librtmp keeps the body minus its last byte as the id; ffmpeg trims it from a 64-byte read.
         const ReplyShape shape = check_reply(reply);

@@ -17,6 +17,7 @@ checks, TLVs), then the connection's own bytes; plus the broken headers the pars
 
 The files are checked in; run this again after changing it:  python3 tests/fuzz/make_seeds.py
 """
+import base64
 import os
 import random
 
@@ -199,6 +200,15 @@ seeds["paths"] = b"".join(minimal(p) for p in [
 seeds["native_rtmp"] = rtmp_c0c1() + rtmp_c2_and_connect()
 seeds["native_rtmpe"] = b"\x06" + bytes(rng.randrange(256) for _ in range(1536))
 seeds["native_tab"] = b"\x09" + minimal("/open/1")
+# The longest ids a route carries (40: a 16-character tag, its dot, a worker's digit and 22 random
+# characters), and one character more.
+seeds["longest_ids"] = b"".join([
+    minimal("/open/1"),
+    minimal(f"/send/{'t' * 16}.B{SID}/0", b"\x03"),
+    minimal(f"/idle/{'a' * 40}/0"),
+    minimal(f"/idle/{'a' * 41}/1"),
+    minimal(f"/close/{'t' * 16}.BB{SID}"),
+])
 
 os.makedirs(OUT, exist_ok=True)
 for name, data in seeds.items():
@@ -211,8 +221,21 @@ print(f"wrote {len(seeds)} seeds to {os.path.relpath(OUT)}")
 # fuzz_gateway: a config byte, then actions separated by "\n|".
 
 GW_OUT = os.path.join(HERE, "corpus", "gateway")
-IDLE_HOLD, BYTE_CAP, IDENT2, NO_ECHO, PER_CLIENT, LIFETIME = 1, 2, 4, 8, 16, 32
-A = "AAAAAAAAAAAAAAAAAAAAAA"  # the first session of every input (16 bytes of 0)
+IDLE_HOLD, BYTE_CAP, IDENT2, NO_ECHO, PER_CLIENT, LIFETIME, KEEP_LIVE, WORKER1_FIRST = 1, 2, 4, 8, 16, 32, 64, 128
+WORKER_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def sid(n, worker):
+    # The driver's n-th session id of an input, made by `worker` (0 or 1): the worker's digit, then
+    # 16 bytes of n in base64url (proto::format_session_id).
+    random = bytearray([n & 0xFF] * 16)
+    random[-1] ^= (n >> 8) & 0xFF
+    return WORKER_DIGITS[worker] + base64.urlsafe_b64encode(bytes(random)).rstrip(b"=").decode()
+
+
+# Connections without a worker byte ("n", "n\x01") go to the workers in turn: the first (made by
+# the first action that sends) to worker 0, the second to worker 1, and so on.
+A = sid(0, 0)  # the first session of an input, opened on its first connection
 
 
 def gw(flags, *actions):
@@ -244,7 +267,7 @@ def rtmp_bytes(n, salt):
 # server's answer (S0, S1, S2).
 C0C1 = b"\x03" + b"\x00" * 8 + rtmp_bytes(1528, 1)
 S0S1S2 = b"\x03" + b"\x00" * 8 + rtmp_bytes(3064, 2)
-B = "AQEBAQEBAQEBAQEBAQEBAQ"  # the second session of every input (16 bytes of 1)
+B = sid(1, 1)  # the second session of an input, when the second connection opens it
 
 
 gw_seeds = {}
@@ -405,6 +428,54 @@ gw_seeds["native_timeouts"] = gw(LIFETIME,
 # A header timer fires before the first byte is read (the connection is refused or closed), then
 # the client speaks RTMP, too late.
 gw_seeds["native_after_header_timer"] = gw(0, b"n", b"p", b"t\x01", raw(C0C1), b"p")
+
+# Two workers: a session's send, idle and close on the other worker's connections are handed over
+# to it through its mailbox, and their replies come back in the connection's order.
+A1 = sid(1, 1)  # the second session, when the second connection (worker 1) opens it
+# Requests of a session opened on worker 0 arriving on a connection of worker 1, then back on its
+# own; the backend answering in between.
+gw_seeds["handover_basic"] = gw(0,
+    b"o", b"n\x00\x01", b"s\x03hello", b"i", b"bdata", b"i", b"S\x02", b"u\x00", b"i", b"u\x01", b"i", b"k")
+# One connection of worker 1 carrying, pipelined, requests for sessions of both workers with
+# requests each worker answers itself (ident2, an open, an unknown path) between them.
+gw_seeds["handover_pipelined"] = gw(IDENT2,
+    b"o", b"n\x01\x01", b"o",
+    raw(minimal(f"/send/{A}/0", b"\x03a") + minimal(f"/send/{A1}/0", b"\x03b") + minimal("/fcs/ident2") +
+        minimal(f"/idle/{A}/1") + minimal("/open/1") + minimal(f"/idle/{A1}/1") + minimal("/nothing") +
+        minimal(f"/send/{A}/2", b"c") + minimal(f"/close/{A1}/2") + minimal(f"/close/{A}")),
+    b"u\x00", raw(minimal(f"/idle/{A}/9")))
+# Handed-over requests that their session holds: an idle released by backend bytes, by a request
+# on the owner's own connection, by its timer; then the owner stops alone while one is held.
+gw_seeds["handover_held"] = gw(IDLE_HOLD | NO_ECHO,
+    b"o", b"s\x03", b"n\x00\x01", b"i", b"bdata", b"i", b"u\x00", b"i", b"u\x01", b"i", b"t\x20",
+    b"i", b"T\x00", b"i", b"u\x00", b"o")
+# A held, handed-over idle whose connection is gone when its reply comes back.
+gw_seeds["handover_client_gone"] = gw(IDLE_HOLD | NO_ECHO,
+    b"o", b"s\x03", b"n\x00\x01", b"i", b"x", b"bdata", b"n\x00\x01", b"i", b"k")
+# Worker 1 stops alone: its connections still carry requests for worker 0's sessions, and worker
+# 0's connections reach worker 1's ended ones; opens on worker 1 are refused.
+gw_seeds["handover_stop_alone"] = gw(0,
+    b"o", b"s\x03", b"n\x00\x01", b"o", b"s\x03", b"T\x01", b"w\x00", b"i", b"o", b"u\x00", b"w\x01", b"i",
+    b"w\x00", b"i", b"k")
+# Out of order over connections of both workers, a retry from the reply cache, a gap the janitor
+# times out.
+gw_seeds["handover_reordered"] = gw(0,
+    b"o", raw(minimal(f"/send/{A}/0", b"\x03abc")), b"n\x00\x01",
+    raw(minimal(f"/idle/{A}/2") + minimal(f"/send/{A}/3", b"ghi")), b"u\x00",
+    raw(minimal(f"/send/{A}/1", b"def")), b"u\x01", raw(minimal(f"/send/{A}/1", b"def") + minimal(f"/idle/{A}/4")),
+    raw(minimal(f"/idle/{A}/9")), b"t\x40\x15", raw(minimal(f"/idle/{A}/5")))
+# The process-wide limits over both workers: two sessions per client address whichever worker
+# opens them, and http.max_connections counted over both.
+gw_seeds["handover_limits"] = gw(PER_CLIENT,
+    b"o", b"n\x00\x01", b"o", b"o", b"u\x00", b"o", b"n\x01\x01", b"o", b"n\x02\x00", b"n\x00\x01",
+    b"o", b"u\x01", b"k")
+# The input ends with sessions of both workers live, each holding an idle handed over from the
+# other: the workers are destroyed so, one and then the other (in both orders). The first one's
+# held request answers into the other's mailbox; the second's finds its worker gone.
+gw_seeds["handover_keep_live"] = gw(IDLE_HOLD | NO_ECHO | KEEP_LIVE,
+    b"o", b"s\x03", b"n\x00\x01", b"o", b"s\x03", b"w\x00", b"i", b"u\x00", b"w\x01", b"i")
+gw_seeds["handover_keep_live_reversed"] = gw(IDLE_HOLD | NO_ECHO | KEEP_LIVE | WORKER1_FIRST,
+    b"o", b"s\x03", b"n\x00\x01", b"o", b"s\x03", b"w\x00", b"i", b"u\x00", b"w\x01", b"i", b"n\x00\x01", b"o")
 
 # Inputs the fuzzer itself found and that were checked in as they were: not written here, kept.
 # native_after_http.gw: a native client (first byte 0x09) after an HTTP one, from before the driver

@@ -40,12 +40,13 @@ TEST_CASE("malformed tunnel paths are unknown") {
          {"", "/", "send/x/1", "/send/x/1/", "/close/x/1/", "/send", "/send/", "/send//1", "/send/x/",
           "/send/x/1/2", "/send/x/-1", "/send/x/1a", "/send/x/12345678901234567890", "/push/x/1",
           "/send/a.b.c/1", "/send/.b/1", "/send/a./1", "/send/a%2eb/1",
-          "/send/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1"}) {
+          "/send/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1"}) {
         CAPTURE(path);
         CHECK(parse_route(path).kind == RouteKind::unknown);
     }
-    // 39 characters is the longest id a route carries: a 16-character tag, a dot, 22 characters.
-    CHECK(parse_route("/send/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1").kind == RouteKind::send);
+    // 40 characters is the longest id a route carries: a 16-character tag, a dot, a worker digit
+    // and 22 random characters.
+    CHECK(parse_route("/send/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1").kind == RouteKind::send);
 }
 
 TEST_CASE("tagged ids route whole, the tag included") {
@@ -55,6 +56,11 @@ TEST_CASE("tagged ids route whole, the tag included") {
     CHECK(*r.seq == 3);
     CHECK(parse_route("/close/n1.Hk3").session_id == "n1.Hk3");
     CHECK(parse_route("/send/tttttttttttttttt.rrrrrrrrrrrrrrrrrrrrrr/0").kind == RouteKind::send);
+    // With a worker digit in front of the random part: the longest id there is.
+    const Route longest = parse_route("/send/tttttttttttttttt.Brrrrrrrrrrrrrrrrrrrrrr/0");
+    CHECK(longest.kind == RouteKind::send);
+    CHECK(longest.session_id == "tttttttttttttttt.Brrrrrrrrrrrrrrrrrrrrrr");
+    CHECK(parse_route("/send/tttttttttttttttt.BBrrrrrrrrrrrrrrrrrrrrrr/0").kind == RouteKind::unknown);
 }
 
 TEST_CASE("route kind names") {

@@ -21,6 +21,8 @@ struct Page {
     std::map<std::string, std::string> type;     // family -> type
     std::vector<std::string> order;              // families in the order they appear
     std::map<std::string, std::string> samples;  // "name{labels}" -> value
+    std::vector<std::string> sample_order;       // series in the order they appear
+    std::vector<std::string> sample_family;      // the family open when each of them appeared
 };
 
 [[nodiscard]] Page parse(const std::string& text) {
@@ -45,6 +47,10 @@ struct Page {
             REQUIRE(space != std::string::npos);
             CHECK_FALSE(p.samples.contains(line.substr(0, space)));  // each series once
             p.samples[line.substr(0, space)] = line.substr(space + 1);
+            p.sample_order.push_back(line.substr(0, space));
+            // A family's samples follow its HELP and TYPE, before the next family begins.
+            REQUIRE_FALSE(p.order.empty());
+            p.sample_family.push_back(p.order.back());
         }
     }
     return p;
@@ -59,14 +65,9 @@ struct Page {
     return name;
 }
 
-}  // namespace
-
-TEST_CASE("every family has HELP and TYPE, a valid prefixed name, and counters end in _total") {
-    Counters c;
-    Gauges g;
-    g.version = "1.2.3";
-    const Page p = parse(render_metrics(c, g));
-    CHECK(p.order.size() > 10);
+// What every page must be, whatever it shows: every family with HELP and TYPE, a valid prefixed
+// name, counters (and only they) ending in _total, and each sample under its own family.
+void check_exposition(const Page& p) {
     for (const std::string& name : p.order) {
         CAPTURE(name);
         CHECK(rtmpt::proto::is_metric_name(name));
@@ -79,10 +80,26 @@ TEST_CASE("every family has HELP and TYPE, a valid prefixed name, and counters e
     }
     // Samples come after their family's lines, and only for families that were opened.
     std::set<std::string> families(p.order.begin(), p.order.end());
-    for (const auto& [series, value] : p.samples) {
+    for (std::size_t i = 0; i < p.sample_order.size(); ++i) {
+        const std::string& series = p.sample_order[i];
         CAPTURE(series);
         CHECK(families.contains(family_of(series, p)));
+        CHECK(family_of(series, p) == p.sample_family[i]);
+        const std::string& value = p.samples.at(series);
+        CHECK_FALSE(value.empty());
+        CHECK(value.find(' ') == std::string::npos);
     }
+}
+
+}  // namespace
+
+TEST_CASE("every family has HELP and TYPE, a valid prefixed name, and counters end in _total") {
+    Counters c;
+    Gauges g;
+    g.version = "1.2.3";
+    const Page p = parse(render_metrics(c, g));
+    CHECK(p.order.size() > 10);
+    check_exposition(p);
 }
 
 TEST_CASE("every counter of the list is on the page, with its value") {
@@ -194,4 +211,117 @@ TEST_CASE("request kinds and close reason keys") {
         CAPTURE(key);
         CHECK(key.find(' ') == std::string::npos);
     }
+}
+
+namespace {
+
+const std::vector<std::string> kWorkerFamilies{
+    "rtmpt_gateway_workers",
+    "rtmpt_gateway_worker_sessions_active",
+    "rtmpt_gateway_worker_connections_open",
+    "rtmpt_gateway_worker_requests_total",
+    "rtmpt_gateway_worker_requests_handed_over_total",
+    "rtmpt_gateway_worker_cpu_seconds_total",
+};
+
+}  // namespace
+
+TEST_CASE("no worker families without worker gauges") {
+    Gauges g;
+    g.version = "1.2.3";
+    const std::string text = render_metrics(Counters{}, g);
+    const Page p = parse(text);
+    check_exposition(p);
+    for (const std::string& family : kWorkerFamilies) {
+        CAPTURE(family);
+        CHECK_FALSE(p.help.contains(family));
+        CHECK_FALSE(p.type.contains(family));
+    }
+    // Not even an empty family, and no series labelled by worker.
+    CHECK(text.find("rtmpt_gateway_worker") == std::string::npos);
+    CHECK(text.find("worker=") == std::string::npos);
+}
+
+TEST_CASE("worker families: the count, then one sample per worker and family, by index") {
+    Gauges g;
+    g.version = "1.2.3";
+    g.sessions_active = 5;
+    g.connections_open = 9;
+    g.certificate_expiry = {{"/etc/tls/a.pem", 86400.0}};
+    g.workers.resize(2);
+    g.workers[0] = WorkerGauges{0, 2, 4, 100, 7, 1.25};
+    g.workers[1] = WorkerGauges{1, 3, 5, 250, 0, 0.5};
+    const std::string text = render_metrics(Counters{}, g);
+    const Page p = parse(text);
+    check_exposition(p);
+
+    CHECK(p.type.at("rtmpt_gateway_workers") == "gauge");
+    CHECK(p.type.at("rtmpt_gateway_worker_sessions_active") == "gauge");
+    CHECK(p.type.at("rtmpt_gateway_worker_connections_open") == "gauge");
+    CHECK(p.type.at("rtmpt_gateway_worker_requests_total") == "counter");
+    CHECK(p.type.at("rtmpt_gateway_worker_requests_handed_over_total") == "counter");
+    CHECK(p.type.at("rtmpt_gateway_worker_cpu_seconds_total") == "counter");
+    CHECK(p.samples.at("rtmpt_gateway_workers") == "2");
+
+    CHECK(p.samples.at("rtmpt_gateway_worker_sessions_active{worker=\"0\"}") == "2");
+    CHECK(p.samples.at("rtmpt_gateway_worker_sessions_active{worker=\"1\"}") == "3");
+    CHECK(p.samples.at("rtmpt_gateway_worker_connections_open{worker=\"0\"}") == "4");
+    CHECK(p.samples.at("rtmpt_gateway_worker_connections_open{worker=\"1\"}") == "5");
+    CHECK(p.samples.at("rtmpt_gateway_worker_requests_total{worker=\"0\"}") == "100");
+    CHECK(p.samples.at("rtmpt_gateway_worker_requests_total{worker=\"1\"}") == "250");
+    CHECK(p.samples.at("rtmpt_gateway_worker_requests_handed_over_total{worker=\"0\"}") == "7");
+    CHECK(p.samples.at("rtmpt_gateway_worker_requests_handed_over_total{worker=\"1\"}") == "0");
+    CHECK(p.samples.at("rtmpt_gateway_worker_cpu_seconds_total{worker=\"0\"}") == "1.25");
+    CHECK(p.samples.at("rtmpt_gateway_worker_cpu_seconds_total{worker=\"1\"}") == "0.5");
+
+    // Exactly those: the count once, then two series per family.
+    std::size_t worker_series = 0;
+    for (const auto& [series, value] : p.samples) {
+        if (series.starts_with("rtmpt_gateway_worker")) ++worker_series;
+    }
+    CHECK(worker_series == 1 + 5 * 2);
+    // The totals stay what they were: the per-worker families add to nothing else.
+    CHECK(p.samples.at("rtmpt_gateway_sessions_active") == "5");
+    CHECK(p.samples.at("rtmpt_gateway_connections_open{listener=\"client\"}") == "9");
+    // Each worker family appears once, in the order the page lists them.
+    std::vector<std::string> seen;
+    for (const std::string& family : p.order) {
+        if (std::find(kWorkerFamilies.begin(), kWorkerFamilies.end(), family) != kWorkerFamilies.end())
+            seen.push_back(family);
+    }
+    CHECK(seen == kWorkerFamilies);
+    // Worker 0's sample comes before worker 1's in every family.
+    for (const std::string& family : kWorkerFamilies) {
+        if (family == "rtmpt_gateway_workers") continue;
+        CAPTURE(family);
+        const auto first = text.find(family + "{worker=\"0\"}");
+        const auto second = text.find(family + "{worker=\"1\"}");
+        REQUIRE(first != std::string::npos);
+        REQUIRE(second != std::string::npos);
+        CHECK(first < second);
+    }
+}
+
+TEST_CASE("worker labels are the workers' own indexes, whatever their place in the list") {
+    Gauges g;
+    g.workers = {WorkerGauges{7, 1, 1, 1, 1, 1}, WorkerGauges{3, 2, 2, 2, 2, 2},
+                 WorkerGauges{63, 0, 0, 0, 0, 0}};
+    const Page p = parse(render_metrics(Counters{}, g));
+    check_exposition(p);
+    CHECK(p.samples.at("rtmpt_gateway_workers") == "3");
+    CHECK(p.samples.at("rtmpt_gateway_worker_requests_total{worker=\"7\"}") == "1");
+    CHECK(p.samples.at("rtmpt_gateway_worker_requests_total{worker=\"3\"}") == "2");
+    CHECK(p.samples.at("rtmpt_gateway_worker_requests_total{worker=\"63\"}") == "0");
+    CHECK_FALSE(p.samples.contains("rtmpt_gateway_worker_requests_total{worker=\"0\"}"));
+    CHECK_FALSE(p.samples.contains("rtmpt_gateway_worker_requests_total{worker=\"1\"}"));
+}
+
+TEST_CASE("one worker is still shown as one: the families do not depend on there being several") {
+    Gauges g;
+    g.workers = {WorkerGauges{0, 4, 6, 10, 0, 0}};
+    const Page p = parse(render_metrics(Counters{}, g));
+    check_exposition(p);
+    CHECK(p.samples.at("rtmpt_gateway_workers") == "1");
+    CHECK(p.samples.at("rtmpt_gateway_worker_sessions_active{worker=\"0\"}") == "4");
+    CHECK(p.samples.at("rtmpt_gateway_worker_cpu_seconds_total{worker=\"0\"}") == "0");
 }
