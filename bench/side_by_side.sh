@@ -70,10 +70,11 @@ shift $((OPTIND - 1))
 fail() { echo "side_by_side: $*" >&2; exit 1; }
 [ -z "$WORKERS" ] || [[ $WORKERS =~ ^[0-9]+$ ]] || fail "bad -W $WORKERS"
 
-on_cpu() { # CPU COMMAND...: runs COMMAND pinned to CPU, or unpinned with -u
+on_cpu() { # CPU COMMAND...: COMMAND pinned to CPU, or unpinned with -u. Only ever run with `&`: it
+    # execs, so that the subshell `&` makes becomes COMMAND and $! is COMMAND's pid.
     local cpu=$1
     shift
-    if [ "$UNPINNED" = 1 ]; then "$@"; else taskset -c "$cpu" "$@"; fi
+    if [ "$UNPINNED" = 1 ]; then exec "$@"; else exec taskset -c "$cpu" "$@"; fi
 }
 for b in "$GW_BIN" "$LOAD_BIN" "$NGINX" ${REF_BIN:+"$REF_BIN"}; do
     [ -x "$b" ] || fail "not an executable: $b"
