@@ -2,6 +2,9 @@
 and a TestCase base that starts a scripted backend and a real gateway per test."""
 import os
 import re
+import resource
+import shutil
+import subprocess
 import sys
 import time
 import unittest
@@ -75,6 +78,38 @@ def q(s):
 
 class GatewayTestCase(unittest.TestCase):
     """Per test: one ScriptedBackend (or a refused port) and one gateway pointed at it."""
+
+    def raise_fd_limit(self, need):
+        """The gateway inherits our limit; both ends of every backend connection live here and there."""
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft >= need:
+            return
+        if hard != resource.RLIM_INFINITY and hard < need:
+            self.skipTest(f"needs {need} file descriptors, RLIMIT_NOFILE hard limit is {hard}")
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
+        except (ValueError, OSError) as e:
+            self.skipTest(f"cannot raise RLIMIT_NOFILE to {need}: {e}")
+        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
+
+    def read_exactly(self, sock, n, timeout=5.0):
+        """Up to `n` bytes from a raw socket: fewer only if it closes first."""
+        sock.settimeout(timeout)
+        got = bytearray()
+        while len(got) < n:
+            chunk = sock.recv(n - len(got))
+            if not chunk:
+                break
+            got += chunk
+        return bytes(got)
+
+    def promtool(self, text):
+        """`promtool check metrics` on an exposition; no promtool is a failure, not a skip."""
+        tool = shutil.which("promtool")
+        if tool is None:
+            self.fail("promtool not found: install Debian package prometheus (packaging/install-deps.sh)")
+        r = subprocess.run([tool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, f"promtool check metrics:\n{r.stdout}{r.stderr}\npage:\n{text}")
 
     def start(self, backend=None, refused=False, listen=None, **overrides):
         """Starts the gateway; overrides are gateway_yaml() keys, e.g. session__idle_hold=q("0ms").

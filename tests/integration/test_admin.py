@@ -8,7 +8,6 @@ tests fail rather than skip, so a missing tool cannot pass for a valid page.
 import http.client
 import json
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -91,13 +90,6 @@ class AdminTestCase(GatewayTestCase):
             if m.type[family] == "counter":
                 self.assertTrue(name.endswith("_total"), f"counter {name} does not end in _total")
         return m
-
-    def promtool(self, text):
-        tool = shutil.which("promtool")
-        if tool is None:
-            self.fail("promtool not found: install Debian package prometheus (packaging/install-deps.sh)")
-        r = subprocess.run([tool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.returncode, 0, f"promtool check metrics:\n{r.stdout}{r.stderr}\npage:\n{text}")
 
     def sessions(self):
         status, resp, body = self.admin("/sessions")

@@ -24,7 +24,6 @@ to both builds.
 """
 import os
 import re
-import resource
 import socket
 import struct
 import time
@@ -87,16 +86,6 @@ class ChurnTest(GatewayTestCase):
         self.totals = {"sessions": 0, "closed": 0, "vanished": 0, "connections": 0, "reset_sessions": 0,
                        "down": 0}
         self.wave_notes = []
-
-    def raise_fd_limit(self, need):
-        """The gateway inherits our limit; both ends of every backend connection live here and there."""
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft >= need:
-            return
-        if hard != resource.RLIM_INFINITY and hard < need:
-            self.skipTest(f"needs {need} file descriptors, RLIMIT_NOFILE hard limit is {hard}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
-        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
 
     # --- log
 

@@ -24,16 +24,6 @@ class NativeTestCase(GatewayTestCase):
         self.addCleanup(sock.close)
         return sock
 
-    def read_exactly(self, sock, n, timeout=5.0):
-        sock.settimeout(timeout)
-        got = bytearray()
-        while len(got) < n:
-            chunk = sock.recv(n - len(got))
-            if not chunk:
-                break
-            got += chunk
-        return bytes(got)
-
     def closed_by_gateway(self, sock, timeout=5.0):
         """True when the gateway closes (EOF or reset) within `timeout`; bytes before it are read and dropped."""
         sock.settimeout(timeout)

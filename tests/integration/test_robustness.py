@@ -147,17 +147,6 @@ class RobustnessTestCase(GatewayTestCase):
         wait_until(grown, settle, interval=0.05)
         return proc_status_kib(pid, "VmHWM") - baseline_kib
 
-    def raise_fd_limit(self, need):
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft >= need:
-            return
-        if hard != resource.RLIM_INFINITY and hard < need:
-            self.skipTest(f"needs {need} file descriptors, RLIMIT_NOFILE hard limit is {hard}")
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
-        except (ValueError, OSError) as e:
-            self.skipTest(f"cannot raise RLIMIT_NOFILE to {need}: {e}")
-        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
 
 
 class ParseChainTest(RobustnessTestCase):

@@ -19,8 +19,6 @@ import json
 import os
 import random
 import re
-import resource
-import shutil
 import signal
 import socket
 import struct
@@ -66,15 +64,6 @@ def sid_worker(sid, workers=WORKERS):
         return None
     digit = ALPHABET.find(rest[0])
     return digit if 0 <= digit < workers else None
-
-
-def promtool_check(case, text):
-    """`promtool check metrics` on an exposition (as test_admin.py: no promtool is a failure, not a skip)."""
-    tool = shutil.which("promtool")
-    if tool is None:
-        case.fail("promtool not found: install Debian package prometheus (packaging/install-deps.sh)")
-    r = subprocess.run([tool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
-    case.assertEqual(r.returncode, 0, f"promtool check metrics:\n{r.stdout}{r.stderr}\npage:\n{text}")
 
 
 def random_part(sid):
@@ -665,7 +654,7 @@ class AdminPagesTest(WorkersTestCase):
         for page in (text, self.admin_get("/sessions").decode()):
             for s, _, _ in sessions:
                 self.assertNotIn(s.sid, page, "an admin page shows a whole session id")
-        promtool_check(self, text)
+        self.promtool(text)
         m = Metrics(text)
         self.assertEqual(m.get("workers"), WORKERS)
         self.assertEqual(m.get("sessions_active"), len(sessions))
@@ -856,15 +845,6 @@ class ChurnTest(WorkersTestCase):
     # leak of 1 KiB per session over the measured 8000 sessions adds ~8 MiB.
     RSS_SLACK_KIB = 4 * 1024
 
-    def raise_fd_limit(self, need):
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft >= need:
-            return
-        if hard != resource.RLIM_INFINITY and hard < need:
-            self.skipTest(f"needs {need} file descriptors, RLIMIT_NOFILE hard limit is {hard}")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
-        self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
-
     def wave(self, pool, size, label, vanish):
         """Opens `size` sessions over the pool (pipelined), then sends and idles each on connections of
         the pool other than its open's; then either closes each on a third one, or (vanish) sends one
@@ -984,16 +964,6 @@ class ChurnTest(WorkersTestCase):
 
 
 class NativeTest(WorkersTestCase):
-    def read_exactly(self, sock, n, timeout=5.0):
-        sock.settimeout(timeout)
-        got = bytearray()
-        while len(got) < n:
-            chunk = sock.recv(n - len(got))
-            if not chunk:
-                break
-            got += chunk
-        return bytes(got)
-
     def test_native_rtmp_and_rtmpt_on_different_workers(self):
         self.start_workers(backend=ScriptedBackend(echo=True))
         pools = self.by_worker()
