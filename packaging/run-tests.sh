@@ -29,7 +29,15 @@ sanitize=${SANITIZE_BUILD_DIR:-build-sanitize}
 tsan=${TSAN_BUILD_DIR:-build-tsan}
 setup "$build" -Dwerror=true
 setup "$sanitize" -Dwerror=true -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false
-setup "$tsan" -Dwerror=true -Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false
+# The ThreadSanitizer build compiles only what suite tsan runs (the binary and the loop's unit
+# tests), unless extra arguments may ask for other suites.
+if [ -d "$tsan" ]; then reconfigure=--reconfigure; else reconfigure=; fi
+meson setup $reconfigure "$tsan" -Dwerror=true -Dbuildtype=debugoptimized -Db_sanitize=thread -Db_lundef=false
+if [ $# -eq 0 ]; then
+  ninja -C "$tsan" gateway/rtmpt-gateway tests/unit/gateway/unit_gateway_loop
+else
+  ninja -C "$tsan"
+fi
 
 status=0
 meson test -C "$build" --print-errorlogs --num-processes 1 "$@" || status=$?
@@ -37,7 +45,7 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 meson test -C "$sanitize" --print-errorlogs --num-processes 1 --no-suite style --no-suite workers "$@" || status=$?
 export TSAN_OPTIONS=halt_on_error=0:second_deadlock_stack=1
-meson test -C "$tsan" --print-errorlogs --num-processes 1 --suite tsan "$@" || status=$?
+meson test -C "$tsan" --no-rebuild --print-errorlogs --num-processes 1 --suite tsan "$@" || status=$?
 python3 tests/summarize.py "$build/meson-logs/testlog.json" "$sanitize/meson-logs/testlog.json" \
   "$tsan/meson-logs/testlog.json" || true
 exit $status
