@@ -63,7 +63,10 @@ class CoalesceTest(GatewayTestCase):
 
     def test_a_full_reply_goes_at_once(self):
         s, bc = self.start_streaming(session__idle_hold=q("0ms"), session__coalesce_wait=q("5s"))
-        stream = blob(5000)
+        # Two full replies' worth, so the idle after the first finds a full reply too. A remainder
+        # smaller than that would be held for coalesce_wait (5 s), as long as the client's own
+        # read timeout: a race, not what this test is about.
+        stream = blob(2 * (4 * KiB - 1))
         bc.send(stream[:100])
         bc.wait_sent()
         s.conn.send_request(s.path("idle"), b"\x00")
@@ -74,7 +77,10 @@ class CoalesceTest(GatewayTestCase):
         self.assertLess(time.monotonic() - t0, 3, "a full reply's worth did not end the wait")
         self.assertReply(r)
         self.assertEqual(len(r.body), 4 * KiB, "the reply is not full (session.reply_max_bytes)")
-        data, _ = self.drain(s, len(stream) - len(r.data), max_body=4 * KiB)
+        t0 = time.monotonic()
+        data, replies = self.drain(s, len(stream) - len(r.data), max_body=4 * KiB)
+        self.assertLess(time.monotonic() - t0, 3, "the second full reply's worth was held")
+        self.assertEqual(len(replies), 1, "the rest did not come as one full reply")
         self.assertEqual(r.data + data, stream, "bytes lost, duplicated or reordered")
 
     def test_zero_answers_at_once(self):
