@@ -26,27 +26,9 @@ import tempfile
 import time
 import urllib.request
 
+from rtmpt_post import post
+
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-
-
-def request(sock, path, body=b""):
-    sock.sendall(b"POST %s HTTP/1.1\r\nHost: gw\r\nContent-Type: application/x-fcs\r\n"
-                 b"Content-Length: %d\r\n\r\n%s" % (path.encode(), len(body), body))
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("gateway closed")
-        buf += chunk
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    length = int(re.search(rb"Content-Length: (\d+)", head).group(1))
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("gateway closed")
-        rest += chunk
-    status = int(head.split(b" ", 2)[1])
-    return status, rest[:length]
 
 
 def client(port, seconds, start_at, results, index):
@@ -57,11 +39,11 @@ def client(port, seconds, start_at, results, index):
         tries += 1
         s = socket.create_connection(("127.0.0.1", port))
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        status, body = request(s, "/open/1", b"\x00")
+        status, body = post(s, "/open/1", b"\x00")
         sid = body[:-1].decode()
         worker = ALPHABET.index(sid[0])
         if worker in by_worker or worker > 1:
-            request(s, f"/close/{sid}/0", b"")
+            post(s, f"/close/{sid}/0", b"")
             s.close()
             continue
         by_worker[worker] = (s, sid)
@@ -70,7 +52,7 @@ def client(port, seconds, start_at, results, index):
         return
     own, sid = by_worker[0]
     foreign, probe = by_worker[1]
-    request(foreign, f"/close/{probe}/0", b"")
+    post(foreign, f"/close/{probe}/0", b"")
     seq = 0
     counts = []
     for phase, conn in enumerate((own, foreign)):
@@ -81,13 +63,13 @@ def client(port, seconds, start_at, results, index):
         n = 0
         end = begin + seconds
         while time.time() < end:
-            status, _ = request(conn, f"/idle/{sid}/{seq}")
+            status, _ = post(conn, f"/idle/{sid}/{seq}", b"")
             if status != 200:
                 raise RuntimeError(f"idle answered {status}")
             seq += 1
             n += 1
         counts.append(n)
-    request(own, f"/close/{sid}/{seq}", b"")
+    post(own, f"/close/{sid}/{seq}", b"")
     results.put((index, counts))
 
 

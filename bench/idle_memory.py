@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 
 from lib.gateway_process import GatewayProcess, gateway_yaml  # noqa: E402
+from rtmpt_post import post  # noqa: E402
 
 
 class HoldingBackend:
@@ -63,22 +64,6 @@ class HoldingBackend:
         self.listener.close()
 
 
-def request(sock, path, body=b"\x00"):
-    sock.sendall(f"POST {path} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/x-fcs\r\n"
-                 f"Connection: Keep-Alive\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise RuntimeError("connection closed")
-        buf += chunk
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
-    while len(rest) < length:
-        rest += sock.recv(65536)
-    return head.split(b"\r\n")[0], rest[:length]
-
-
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -98,12 +83,12 @@ def measure(binary, sessions):
         socks = []
         for _ in range(sessions):
             s = socket.create_connection((gw.host, gw.port))
-            status, body = request(s, "/open/1")
-            if not status.endswith(b"200 OK"):
+            status, body = post(s, "/open/1", b"\x00")
+            if status != 200:
                 raise RuntimeError(f"open refused: {status!r} {body!r}")
             sid = body.strip().decode()
-            request(s, f"/send/{sid}/0", b"\x03")  # a first byte: the session is past its handshake wait
-            request(s, f"/idle/{sid}/1")
+            post(s, f"/send/{sid}/0", b"\x03")  # a first byte: the session is past its handshake wait
+            post(s, f"/idle/{sid}/1", b"\x00")
             socks.append(s)
         deadline = time.monotonic() + 10
         while len(backend.conns) < sessions and time.monotonic() < deadline:

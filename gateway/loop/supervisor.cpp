@@ -203,48 +203,48 @@ void Supervisor::worker_stopped(std::size_t index) {
     if (++stopped_ == workers_.size()) event_base_loopexit(base_.get(), nullptr);
 }
 
-void Supervisor::on_every_worker(std::function<void(Worker&)> task, std::function<void()> done) {
+void Supervisor::ask_every_worker(std::function<Task(Worker&)> ask, std::function<void()> done) {
     struct Pending {
         std::size_t left = 0;
         std::function<void()> done;
     };
+    // Touched on this loop only; the workers merely carry the pointer there and back.
     auto pending = std::make_shared<Pending>();
     pending->left = workers_.size();
     pending->done = std::move(done);
-    // Called by every worker thread: the task only reads what it captured.
-    auto shared_task = std::make_shared<const std::function<void(Worker&)>>(std::move(task));
+    // Called by every worker thread: `ask` only reads what it captured.
+    auto shared_ask = std::make_shared<const std::function<Task(Worker&)>>(std::move(ask));
     for (auto& w : workers_) {
         Worker& worker = *w;
-        worker.mailbox().post([this, &worker, shared_task, pending] {
-            (*shared_task)(worker);
-            mailbox_.post([pending] {
+        worker.mailbox().post([this, &worker, shared_ask, pending] {
+            mailbox_.post([pending, answer = (*shared_ask)(worker)]() mutable {
+                if (answer) answer();
                 if (--pending->left == 0) pending->done();
             });
         });
     }
 }
 
+void Supervisor::on_every_worker(std::function<void(Worker&)> task, std::function<void()> done) {
+    ask_every_worker(
+        [task = std::move(task)](Worker& worker) {
+            task(worker);
+            return Task();
+        },
+        std::move(done));
+}
+
 void Supervisor::gather(bool with_rows, std::function<void(std::vector<WorkerReport>)> done) {
-    struct Pending {
-        std::vector<WorkerReport> reports;
-        std::size_t left = 0;
-        std::function<void(std::vector<WorkerReport>)> done;
-    };
-    // Touched on this loop only; the workers merely carry the pointer there and back.
-    auto pending = std::make_shared<Pending>();
-    pending->reports.resize(workers_.size());
-    pending->left = workers_.size();
-    pending->done = std::move(done);
-    for (auto& w : workers_) {
-        Worker& worker = *w;
-        worker.mailbox().post([this, &worker, with_rows, pending] {
-            mailbox_.post([pending, report = worker.report(with_rows)]() mutable {
+    // Filled on this loop only, each report in its worker's place.
+    auto reports = std::make_shared<std::vector<WorkerReport>>(workers_.size());
+    ask_every_worker(
+        [with_rows, reports](Worker& worker) {
+            return Task([reports, report = worker.report(with_rows)]() mutable {
                 const std::size_t i = report.index;
-                pending->reports[i] = std::move(report);
-                if (--pending->left == 0) pending->done(std::move(pending->reports));
+                (*reports)[i] = std::move(report);
             });
-        });
-    }
+        },
+        [reports, done = std::move(done)] { done(std::move(*reports)); });
 }
 
 void Supervisor::reload() {

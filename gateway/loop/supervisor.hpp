@@ -76,6 +76,9 @@ class Supervisor {
     // Loads tls.certificate and tls.key into a new context; null (logged, naming the file) if
     // the pair does not load.
     [[nodiscard]] TlsContextPtr load_tls(const config::TlsConfig& tls, std::string_view context);
+    // Runs `ask` on every worker, each on its own thread; the Task it returns (if any) runs here,
+    // and `done` runs here once every worker's has.
+    void ask_every_worker(std::function<Task(Worker&)> ask, std::function<void()> done);
     // Runs `task` on every worker, each on its own thread, then `done` here once all have.
     void on_every_worker(std::function<void(Worker&)> task, std::function<void()> done);
     void shut_down();

@@ -151,8 +151,6 @@ class Worker {
     // The current configuration: what new sessions and new requests get.
     [[nodiscard]] const config::Config& config() const { return current_->config; }
     [[nodiscard]] const ConfigSnapshotPtr& snapshot() const { return current_; }
-    // The certificate new TLS connections get; null when tls.listen is [].
-    [[nodiscard]] const TlsContextPtr& tls_context() const { return tls_; }
     [[nodiscard]] const Logger& log() const { return log_; }
     [[nodiscard]] const proto::ReplyBuilder& replies() const { return current_->replies; }
     [[nodiscard]] RunState run_state() const { return run_state_; }
@@ -170,7 +168,6 @@ class Worker {
         return sessions_;
     }
     [[nodiscard]] std::size_t connection_count() const { return connections_.size() + intakes_.size(); }
-    [[nodiscard]] std::size_t linger_count() const { return linger_.size(); }
 
   private:
     // Who sent a tunnel request, as far as the connection it came on knows: what the session's
