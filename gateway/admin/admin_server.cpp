@@ -157,8 +157,7 @@ std::string AdminServer::health_page(const HealthProbe::Result& probe) const {
 }
 
 std::string AdminServer::metrics_page(std::vector<WorkerReport>& reports) {
-    Counters total = supervisor_.counters();
-    total.log_lines_dropped = supervisor_.log().dropped();
+    Counters total = supervisor_.own_counters();
     Gauges g;
     for (const WorkerReport& r : reports) {
         total += r.counters;

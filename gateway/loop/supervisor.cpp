@@ -59,10 +59,7 @@ Supervisor::~Supervisor() {
     admin_.reset();  // it asks the workers for its pages
     // Only reached with threads running if run() was left by an exception: stop them, or the
     // joins below would wait forever.
-    for (std::size_t i = 0; i < threads_.size(); ++i) {
-        Worker& worker = *workers_[i];
-        worker.mailbox().post([&worker] { worker.shut_down(); });
-    }
+    tell_workers(&Worker::shut_down, threads_.size());
     for (std::thread& t : threads_) {
         if (t.joinable()) t.join();
     }
@@ -163,10 +160,7 @@ int Supervisor::run() {
     if (!failed.empty()) {
         // The workers that did start stop again, after their short grace: they have no sessions.
         log_.error("cannot start worker " + std::to_string(threads_.size()) + ": " + failed);
-        for (std::size_t i = 0; i < threads_.size(); ++i) {
-            Worker& worker = *workers_[i];
-            worker.mailbox().post([&worker] { worker.shut_down(); });
-        }
+        tell_workers(&Worker::shut_down, threads_.size());
         for (std::thread& t : threads_) t.join();
         threads_.clear();
         return 1;
@@ -175,17 +169,13 @@ int Supervisor::run() {
     if (event_base_dispatch(base_.get()) < 0) {
         log_.error("event loop failed");
         result = 1;
-        for (auto& w : workers_) {
-            Worker& worker = *w;
-            worker.mailbox().post([&worker] { worker.shut_down(); });
-        }
+        tell_workers(&Worker::shut_down, workers_.size());
     }
     for (std::thread& t : threads_) t.join();
     threads_.clear();
     // The threads are joined: their counters may be read here.
-    Counters total = counters_;
+    Counters total = own_counters();
     for (const auto& w : workers_) total += w->counters();
-    total.log_lines_dropped = log_.dropped();
     log_.info("stats " + total.format());
     for (const int s : status) result = std::max(result, s);
     return worker_failed_ ? std::max(result, 1) : result;
@@ -201,6 +191,19 @@ void Supervisor::worker_stopped(std::size_t index) {
         shut_down();
     }
     if (++stopped_ == workers_.size()) event_base_loopexit(base_.get(), nullptr);
+}
+
+void Supervisor::tell_workers(void (Worker::*what)(), std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+        Worker& worker = *workers_[i];
+        worker.mailbox().post([&worker, what] { (worker.*what)(); });
+    }
+}
+
+Counters Supervisor::own_counters() const {
+    Counters own = counters_;
+    own.log_lines_dropped = log_.dropped();
+    return own;
 }
 
 void Supervisor::ask_every_worker(std::function<Task(Worker&)> ask, std::function<void()> done) {
@@ -379,10 +382,7 @@ void Supervisor::stop_workers() {
     if (stop_sent_) return;
     stop_sent_ = true;
     evtimer_del(stop_deadline_.get());
-    for (auto& w : workers_) {
-        Worker& worker = *w;
-        worker.mailbox().post([&worker] { worker.stop_after_grace(); });
-    }
+    tell_workers(&Worker::stop_after_grace, workers_.size());
 }
 
 void Supervisor::on_stop_deadline(evutil_socket_t, short, void* arg) {
@@ -391,7 +391,6 @@ void Supervisor::on_stop_deadline(evutil_socket_t, short, void* arg) {
 
 void Supervisor::janitor() {
     log_.flush();  // lines stderr could not take at once
-    counters_.log_lines_dropped = log_.dropped();
     if (run_state_ != RunState::draining || !drain_started_) return;
     if (group_.limits.sessions() == 0) {
         log_.info("drained: every session has ended");

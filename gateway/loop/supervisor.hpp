@@ -62,6 +62,9 @@ class Supervisor {
     [[nodiscard]] const Logger& log() const { return log_; }
     // The process's own counters (admin, reloads, the log); the workers keep theirs.
     [[nodiscard]] Counters& counters() { return counters_; }
+    // What the process's sums start from: the counters above, with the log's drop count as of
+    // now. The stats line and /metrics add every worker's to them.
+    [[nodiscard]] Counters own_counters() const;
     [[nodiscard]] const TlsContextPtr& tls_context() const { return tls_; }
     [[nodiscard]] RunState run_state() const { return run_state_; }
     [[nodiscard]] std::size_t worker_count() const { return workers_.size(); }
@@ -81,6 +84,8 @@ class Supervisor {
     void ask_every_worker(std::function<Task(Worker&)> ask, std::function<void()> done);
     // Runs `task` on every worker, each on its own thread, then `done` here once all have.
     void on_every_worker(std::function<void(Worker&)> task, std::function<void()> done);
+    // Posts `what` to the first `count` workers, with no answer awaited.
+    void tell_workers(void (Worker::*what)(), std::size_t count);
     void shut_down();
     // The second step of shut_down, once every worker has ended its sessions (or after a
     // deadline, should one never answer).
