@@ -28,7 +28,8 @@ import urllib.request
 
 from rtmpt_post import post
 
-ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from lib.gateway_process import SID_ALPHABET  # noqa: E402
 
 
 def client(port, seconds, start_at, results, index):
@@ -41,7 +42,7 @@ def client(port, seconds, start_at, results, index):
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         status, body = post(s, "/open/1", b"\x00")
         sid = body[:-1].decode()
-        worker = ALPHABET.index(sid[0])
+        worker = SID_ALPHABET.index(sid[0])
         if worker in by_worker or worker > 1:
             post(s, f"/close/{sid}/0", b"")
             s.close()

@@ -4,10 +4,10 @@
 # report fails the test that triggered it, and the suites that run several workers (suite tsan)
 # on a ThreadSanitizer build, where any data race reported fails the test (the gateway exits 66).
 # The suites run with four workers (suite workers) are left out of the AddressSanitizer run: the
-# code they add to it is the same, and the ThreadSanitizer run is the one that checks threads. Suites: unit tests (doctest),
-# integration tests against the real binary, end-to-end tests with nginx-rtmp, ffmpeg and
-# rtmpdump, and the clang-format check. Safe to run again: build directories are reused.
-# Extra arguments go to both `meson test` runs (e.g. --suite unit).
+# code they add to it is the same, and the ThreadSanitizer run is the one that checks threads.
+# Suites: unit tests (doctest), integration tests against the real binary, end-to-end tests with
+# nginx-rtmp, ffmpeg and rtmpdump, and the clang-format check. Safe to run again: build
+# directories are reused. Extra arguments go to every `meson test` run (e.g. --suite unit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -15,7 +15,7 @@ REPO_ROOT = os.path.dirname(TESTS_DIR)
 if TESTS_DIR not in sys.path:
     sys.path.insert(0, TESTS_DIR)
 
-from lib.gateway_process import SID_PATTERN, TEST_WORKERS, GatewayProcess, gateway_yaml  # noqa: E402, F401
+from lib.gateway_process import SID_ALPHABET, SID_PATTERN, TEST_WORKERS, GatewayProcess, gateway_yaml  # noqa: E402, F401
 
 from rtmpt_client import HttpConnection, open_session  # noqa: E402
 from scripted_backend import RefusedPort, ScriptedBackend  # noqa: E402

@@ -28,13 +28,12 @@ import unittest
 
 from rtmpt_client import build_request
 from scripted_backend import ScriptedBackend
-from support import GatewayTestCase, q
+from support import SID_ALPHABET, GatewayTestCase, q
 from test_robustness import tcp_sockets, wait_until
 
 KiB = 1024
 MATRIX_ENV = "RTMPT_FAULT_MATRIX"
 MATRIX_HEADER = "| case | what the client saw | log line | counter |\n|---|---|---|---|\n"
-SID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 # (order, case, saw, log, counter) of every case that ran; written by tearDownModule.
 _ROWS = []

@@ -32,7 +32,7 @@ import urllib.request
 import support
 from rtmpt_client import ConnectionClosed, HttpConnection, open_session
 from scripted_backend import ScriptedBackend, SinkBackend
-from support import GatewayTestCase, parse_stats, q
+from support import SID_ALPHABET, GatewayTestCase, parse_stats, q
 from test_admin import Metrics
 from test_churn import fd_count, sanitized_build
 from test_limits import STATS_NAMES
@@ -41,10 +41,9 @@ from test_signals import free_port
 from lib.gateway_process import gateway_yaml
 
 WORKERS = 4
-ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # A session id of a gateway with several workers: the node tag and its dot if any, the worker's digit,
 # then the 22 random characters.
-SID_RE = re.compile(r"^(?:[A-Za-z0-9_-]{1,16}\.)?[" + re.escape(ALPHABET[:WORKERS]) + r"][A-Za-z0-9_-]{22}$")
+SID_RE = re.compile(r"^(?:[A-Za-z0-9_-]{1,16}\.)?[" + re.escape(SID_ALPHABET[:WORKERS]) + r"][A-Za-z0-9_-]{22}$")
 TUNNEL_PATH_RE = re.compile(r"^/(?:send|idle|close)/([^/]+)(?:/\d+)?$")
 NATIVE_OPEN_RE = r"session open sid=(\S+) client=127\.0\.0\.1:{port} transport=rtmp$"
 
@@ -62,7 +61,7 @@ def sid_worker(sid, workers=WORKERS):
     rest = sid.split(".", 1)[1] if "." in sid else sid
     if workers < 2 or len(rest) != 23:
         return None
-    digit = ALPHABET.find(rest[0])
+    digit = SID_ALPHABET.find(rest[0])
     return digit if 0 <= digit < workers else None
 
 
@@ -648,7 +647,7 @@ class AdminPagesTest(WorkersTestCase):
             shown = "n1." + s.sid[3:11]
             self.assertIn(shown, by_id, f"session {s.sid} of worker {w} is not on /sessions: {rows}")
             row = by_id[shown]
-            self.assertEqual((row["worker"], ALPHABET[row["worker"]]), (w, row["id"][3]), row)
+            self.assertEqual((row["worker"], SID_ALPHABET[row["worker"]]), (w, row["id"][3]), row)
             self.assertEqual((row["transport"], row["bytes_up"]), ("rtmpt", up), row)
         text = self.admin_get("/metrics").decode()
         for page in (text, self.admin_get("/sessions").decode()):
@@ -685,7 +684,7 @@ class AdminPagesTest(WorkersTestCase):
         rand = random_part(s.sid)
         bogus = [
             "Z" + rand,                   # a digit, but of no worker of a 4-worker gateway
-            ALPHABET[WORKERS] + rand,     # the first digit past the last worker
+            SID_ALPHABET[WORKERS] + rand,     # the first digit past the last worker
             "_" + rand,                   # the last digit of all
             rand,                         # 22 characters: no digit at all
             "C" + rand,                   # an existing worker, but not the session's
@@ -1007,7 +1006,7 @@ class NativeTest(WorkersTestCase):
         self.assertEqual(sorted((r["transport"], r["worker"]) for r in rows),
                          sorted([("rtmp", native_worker), ("rtmpt", tunnel_worker)]), rows)
         for row in rows:
-            self.assertEqual(ALPHABET[row["worker"]], row["id"][0], row)
+            self.assertEqual(SID_ALPHABET[row["worker"]], row["id"][0], row)
         # A native relay's id is no tunnel's, on its own worker or handed over to it.
         for conn in (via_native, home):
             self.assertError(conn.request(f"/idle/{native_sid}/0", b"\x00"), 404)

@@ -120,10 +120,11 @@ class GatewayProcess:
 
 # Workers of the gateways the suites start: RTMPT_TEST_WORKERS, 1 when unset.
 TEST_WORKERS = int(os.environ.get("RTMPT_TEST_WORKERS", "1"))
+# The base64url digits a session id is written in; the i-th also names worker i.
+SID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 # A session id without its node tag: 22 random characters, after the worker's digit (A for worker 0,
 # B for 1, ...) when there are several workers.
-SID_PATTERN = ("" if TEST_WORKERS == 1 else "[" + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[:TEST_WORKERS] + "]") \
-    + "[A-Za-z0-9_-]{22}"
+SID_PATTERN = ("" if TEST_WORKERS == 1 else "[" + SID_ALPHABET[:TEST_WORKERS] + "]") + "[A-Za-z0-9_-]{22}"
 
 
 def gateway_yaml(backend_port, backend_host="127.0.0.1", listen=("127.0.0.1:0",), **overrides):
