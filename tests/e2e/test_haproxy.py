@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(HERE))  # tests/, for lib.gateway_process
 sys.path.append(os.path.join(os.path.dirname(HERE), "integration"))
 
 import run as e2e  # noqa: E402  (Scenario: players, publisher, packet comparison)
-from haproxy import HAPROXY, HAProxy  # noqa: E402
+from haproxy import HAPROXY, REQUEST_LINE, HAProxy  # noqa: E402
 from lib.gateway_process import GatewayProcess, gateway_yaml  # noqa: E402
 from rtmpt_client import HttpConnection, open_session  # noqa: E402
 
@@ -50,6 +50,17 @@ SESSION_OPEN = re.compile(r"session open sid=(\S+)")
 SESSION_END = re.compile(r"session end sid=(\S+) .* requests=(\d+) .*closing because: (.*)$")
 ACCESS = re.compile(r" access client=\S+ (?:via=\S+ )?method=(\S+) path=(\S+) status=(\d+)")
 DRAIN_TIMEOUT = 10.0
+
+
+def logged_for(lines, sid):
+    """How many send, idle and close requests of session `sid` HAProxy's log `lines` hold."""
+    count = 0
+    for line in lines:
+        m = REQUEST_LINE.search(line)
+        if m:
+            tunnel = TUNNEL_PATH.match(m.group("path"))
+            count += bool(tunnel and tunnel.group(2) == sid)
+    return count
 
 
 def start_servers(cls, clip, **overrides):
@@ -161,6 +172,11 @@ class SeveralNodes(unittest.TestCase):
         closed = sum(1 for _, reason in ended.values() if reason == "client close")
         self.haproxy.log.wait_for(
             lambda lines: sum(1 for line in lines if '"POST /close/' in line) >= closed, HAPROXY_LOG_TIMEOUT)
+        # It may also log a session's last request after the node's end line (a client gone mid-request):
+        # wait, bounded, until it has logged as many requests of every ended session as the node counted.
+        self.haproxy.log.wait_for(
+            lambda lines: all(logged_for(lines, sid) >= count for sid, (count, _) in ended.items()),
+            HAPROXY_LOG_TIMEOUT)
         requests = self.haproxy.requests()
         per_session = collections.Counter()
         per_node = collections.Counter()
